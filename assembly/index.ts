@@ -1,0 +1,169 @@
+// The line-card firmware: a forwarding table per address family, exported as a handful of
+// functions with numeric arguments. Bulk data crosses through linear memory: the host asks
+// init() for an I/O buffer and reads and writes batches there.
+//
+// Runtime: stub (no garbage collector). Nothing here allocates managed objects; all memory
+// is the FIB's own (alloc.ts).
+
+import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
+import { nodeInit, NONE } from "./node";
+import { Table, tableInit, tableSet, tableGet, tableClear, tableBytes, tableNodes, OK } from "./table";
+import { BITS4, BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
+import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
+
+/** Bumped whenever an export changes meaning; the host refuses an image with another. */
+const ABI_VERSION: u32 = 1;
+
+const T4 = changetype<Table>(memory.data(offsetof<Table>()));
+const T6 = changetype<Table>(memory.data(offsetof<Table>()));
+
+@inline function tableOf(family: u32): Table {
+  return family == 6 ? T6 : T4;
+}
+
+export function abiVersion(): u32 {
+  return ABI_VERSION;
+}
+
+/** The next hop that means "no route". */
+export function noRoute(): u32 {
+  return NONE;
+}
+
+/**
+ * Sets up both tables and an I/O buffer of `ioBytes`; returns the buffer's address, or 0 if
+ * the memory budget cannot hold them. Call once.
+ */
+export function init(ioBytes: u32): usize {
+  allocReset();
+  nodeInit();
+  if (!tableInit(T4, 4, 32, BITS4) || !tableInit(T6, 6, 128, BITS6)) return 0;
+  return allocFixed(ioBytes);
+}
+
+@inline function words(w0: u32, w1: u32): u64 {
+  return (<u64>w0 << 32) | <u64>w1;
+}
+
+/** Sets addr/len → nh (IPv4). Returns a status: 0 ok, 1 full, 3 invalid. */
+export function set4(addr: u32, len: u32, nh: u32): u32 {
+  return nh >= NONE ? 3 : tableSet(T4, <u64>addr << 32, 0, len, nh);
+}
+
+/** Removes addr/len (IPv4). Returns 0 ok, 2 not found, 3 invalid. */
+export function remove4(addr: u32, len: u32): u32 {
+  return tableSet(T4, <u64>addr << 32, 0, len, NONE);
+}
+
+export function set6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32, nh: u32): u32 {
+  return nh >= NONE ? 3 : tableSet(T6, words(w0, w1), words(w2, w3), len, nh);
+}
+
+export function remove6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32): u32 {
+  return tableSet(T6, words(w0, w1), words(w2, w3), len, NONE);
+}
+
+/** Next hop stored for exactly addr/len, or noRoute(). */
+export function get4(addr: u32, len: u32): u32 {
+  return tableGet(T4, <u64>addr << 32, 0, len);
+}
+
+export function get6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32): u32 {
+  return tableGet(T6, words(w0, w1), words(w2, w3), len);
+}
+
+export function lookup4(addr: u32): u32 {
+  return lookupV4(T4.dir, addr);
+}
+
+export function lookup6(w0: u32, w1: u32, w2: u32, w3: u32): u32 {
+  return lookupV6(T6.dir, words(w0, w1), words(w2, w3));
+}
+
+/** n IPv4 addresses (u32) at `input` → n next hops (u32) at `output`. */
+export function lookup4Batch(input: usize, output: usize, n: u32): void {
+  batchV4(T4.dir, input, output, n);
+}
+
+/** n IPv6 addresses (4 × u32, most significant first) at `input` → n next hops at `output`. */
+export function lookup6Batch(input: usize, output: usize, n: u32): void {
+  batchV6(T6.dir, input, output, n);
+}
+
+/**
+ * Applies n changes at `p`, in order, writing each one's status into its record; returns
+ * how many succeeded. A refused change does not stop the batch.
+ *
+ *   IPv4 record, 12 bytes: op u8 (1 set, 2 remove) · len u8 · status u8 · 0 u8 · address u32 · next hop u32
+ *   IPv6 record, 24 bytes: op · len · status · 0 · w0 w1 w2 w3 (u32) · next hop u32
+ */
+export function apply(family: u32, p: usize, n: u32): u32 {
+  const t = tableOf(family);
+  const size: usize = family == 6 ? 24 : 12;
+  let ok: u32 = 0;
+  for (let i: u32 = 0; i < n; i++, p += size) {
+    const op = load<u8>(p);
+    const len = <u32>load<u8>(p, 1);
+    let hi: u64, lo: u64 = 0, nh: u32;
+    if (family == 6) {
+      hi = words(load<u32>(p, 4), load<u32>(p, 8));
+      lo = words(load<u32>(p, 12), load<u32>(p, 16));
+      nh = load<u32>(p, 20);
+    } else {
+      hi = <u64>load<u32>(p, 4) << 32;
+      nh = load<u32>(p, 8);
+    }
+    let status: u32 = 3;
+    if (op == 1 && nh < NONE) status = tableSet(t, hi, lo, len, nh);
+    else if (op == 2) status = tableSet(t, hi, lo, len, NONE);
+    store<u8>(p, <u8>status, 2);
+    if (status == OK) ok++;
+  }
+  return ok;
+}
+
+export function clear(family: u32): void {
+  tableClear(tableOf(family));
+}
+
+export function count(family: u32): u32 {
+  return tableOf(family).count;
+}
+
+/** Changes refused for lack of memory since init. */
+export function refused(family: u32): u32 {
+  return tableOf(family).refused;
+}
+
+export function digest(family: u32): u64 {
+  return tableOf(family).digest;
+}
+
+/** Bytes the family's table uses (direct and short tables, node records and blocks). */
+export function memoryUsed(family: u32): u32 {
+  return <u32>tableBytes(tableOf(family));
+}
+
+/** Nodes below the direct table. */
+export function nodes(family: u32): u32 {
+  return tableNodes(tableOf(family));
+}
+
+/** Bytes allocated from linear memory in all (tables, buffers). */
+export function allocatedBytes(): u32 {
+  return <u32>liveBytes();
+}
+
+/** Bytes of heap touched: allocated plus free-list slack. */
+export function heapUsed(): u32 {
+  return <u32>heapBytes();
+}
+
+export function iterBegin(family: u32): void {
+  beginIteration(tableOf(family));
+}
+
+/** Writes up to `max` routes in prefix order at `out` (see iter.ts); 0 at the end, -1 if the table changed. */
+export function iterNext(out: usize, max: u32): i32 {
+  return nextRoutes(out, max);
+}

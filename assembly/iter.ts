@@ -1,0 +1,141 @@
+// Iteration in prefix order: by address, and at equal address shorter prefixes first.
+// Resumable: iterNext fills a caller's buffer and continues where it stopped; any change to
+// the table in between ends the iteration (iterNext returns STALE).
+//
+// Output records, by family:
+//   IPv4, 8 bytes:   ┌ address u32 ┬ len u8 · next hop u24 ┐
+//   IPv6, 20 bytes:  ┌ w0 ┬ w1 ┬ w2 ┬ w3 (u32 each, w0 most significant) ┬ len u8 · next hop u24 ┐
+
+import { Table, LEAF } from "./table";
+import { NONE, RECORD, vectorOf, childRecord, mapOf, load24 } from "./node";
+
+/** iterNext's answer when the table changed since iterBegin. */
+export const STALE: i32 = -1;
+
+const MAX_DEPTH: i32 = 24;
+const F_REC: usize = memory.data(4 * MAX_DEPTH);    // node record
+const F_SLOT: usize = memory.data(4 * MAX_DEPTH);   // next slot, 0..64
+const F_REL: usize = memory.data(4 * MAX_DEPTH);    // next relative length at that slot, 1..7 (7: the child)
+const F_OFF: usize = memory.data(4 * MAX_DEPTH);    // bit offset of the node
+const F_HI: usize = memory.data(8 * MAX_DEPTH);     // prefix bits above the node
+const F_LO: usize = memory.data(8 * MAX_DEPTH);
+
+let table: Table = changetype<Table>(0);
+let generation: u32 = 0;
+let bucket: u32 = 0;         // direct entry being walked
+let shortLen: u32 = 0;       // next short length to try at this entry
+let depth: i32 = -1;         // top frame, -1 at the direct level
+let done = true;
+
+export function iterBegin(t: Table): void {
+  table = t;
+  generation = t.generation;
+  bucket = 0;
+  shortLen = 0;
+  depth = -1;
+  done = false;
+}
+
+@inline function withSlot(hi: u64, off: u32, c: u32): u64 {
+  return off <= 58 ? hi | (<u64>c << (58 - off)) : hi | (<u64>c >> (off - 58));
+}
+
+function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
+  if (table.family == 4) {
+    store<u32>(out, <u32>(hi >> 32));
+    store<u32>(out, len | (nh << 8), 4);
+    return out + 8;
+  }
+  store<u32>(out, <u32>(hi >> 32));
+  store<u32>(out, <u32>hi, 4);
+  store<u32>(out, <u32>(lo >> 32), 8);
+  store<u32>(out, <u32>lo, 12);
+  store<u32>(out, len | (nh << 8), 16);
+  return out + 20;
+}
+
+/** Next hop of route index i of a node, or NONE. */
+function nodeRoute(rec: usize, i: u32): u32 {
+  const map = mapOf(rec);
+  const lo = load<u64>(map);
+  const hi = load<u64>(map, 8);
+  let rank: u32;
+  if (i < 64) {
+    if (((lo >> i) & 1) == 0) return NONE;
+    rank = <u32>popcnt(lo & (((<u64>1) << i) - 1));
+  } else {
+    if (((hi >> (i - 64)) & 1) == 0) return NONE;
+    rank = <u32>popcnt(lo) + <u32>popcnt(hi & (((<u64>1) << (i - 64)) - 1));
+  }
+  return load24(map + 16 + <usize>rank * 3);
+}
+
+function push(rec: usize, off: u32, hi: u64, lo: u64): void {
+  depth++;
+  const d = <usize>depth;
+  store<u32>(F_REC + (d << 2), <u32>rec);
+  store<u32>(F_SLOT + (d << 2), 0);
+  store<u32>(F_REL + (d << 2), 1);
+  store<u32>(F_OFF + (d << 2), off);
+  store<u64>(F_HI + (d << 3), hi);
+  store<u64>(F_LO + (d << 3), lo);
+}
+
+/** Writes up to `max` routes at `out`; returns how many (0 at the end) or STALE. */
+export function iterNext(out: usize, max: u32): i32 {
+  const t = table;
+  if (done) return 0;
+  if (t.generation != generation) { done = true; return STALE; }
+  const bits = t.bits;
+  const entries: u32 = 1 << bits;
+  let n: u32 = 0;
+  while (n < max) {
+    if (depth < 0) {
+      if (bucket >= entries) { done = true; break; }
+      if (shortLen <= bits) {
+        const len = shortLen++;
+        if ((bucket & ((1 << (bits - len)) - 1)) != 0) continue;
+        const i = (1 << len) | (bucket >> (bits - len));
+        const nh = load<u32>(t.short + (<usize>i << 2));
+        if (nh != NONE) { out = emit(out, <u64>bucket << (64 - bits), 0, len, nh); n++; }
+        continue;
+      }
+      const d = load<u32>(t.dir + (<usize>bucket << 2));
+      if ((d & LEAF) == 0) push(<usize>d, bits, <u64>bucket << (64 - bits), 0);
+      else { bucket++; shortLen = 0; }
+      continue;
+    }
+    const f = <usize>depth;
+    const rec = <usize>load<u32>(F_REC + (f << 2));
+    const c = load<u32>(F_SLOT + (f << 2));
+    if (c == 64) {
+      depth--;
+      if (depth < 0) { bucket++; shortLen = 0; }
+      continue;
+    }
+    const off = load<u32>(F_OFF + (f << 2));
+    const hi = load<u64>(F_HI + (f << 3));
+    const lo = load<u64>(F_LO + (f << 3));
+    const rel = load<u32>(F_REL + (f << 2));
+    if (rel <= 6) {
+      store<u32>(F_REL + (f << 2), rel + 1);
+      if ((c & ((64 >> rel) - 1)) != 0) continue;
+      const nh = nodeRoute(rec, (1 << rel) | (c >> (6 - rel)));
+      if (nh != NONE) {
+        const phi = off < 64 ? withSlot(hi, off, c) : hi;
+        const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
+        out = emit(out, phi, plo, off + rel, nh);
+        n++;
+      }
+      continue;
+    }
+    store<u32>(F_REL + (f << 2), 1);
+    store<u32>(F_SLOT + (f << 2), c + 1);
+    if ((vectorOf(rec) >> c) & 1) {
+      const phi = off < 64 ? withSlot(hi, off, c) : hi;
+      const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
+      push(childRecord(rec, c), off + 6, phi, plo);
+    }
+  }
+  return <i32>n;
+}

@@ -1,0 +1,284 @@
+// The forwarding table: a typed wrapper over the firmware (assembly/), instantiated from the
+// same bytes that are flashed onto a card, inside a memory whose maximum is the card's RAM.
+//
+// Next hops are ids 0 .. MAX_NEXTHOP (24 bits); the next-hop table that gives them meaning
+// is host/nexthops.ts. Lookups answer an id or NO_ROUTE.
+
+import { instantiateSync } from "@assemblyscript/loader";
+import { Addr, Family, Prefix } from "./netip.ts";
+
+/** The ABI this host speaks; an image exporting another abiVersion() is refused. */
+export const ABI_VERSION = 1;
+/** Lookup answer when no route matches. */
+export const NO_ROUTE = 0xffffff;
+/** Largest next-hop id. */
+export const MAX_NEXTHOP = NO_ROUTE - 1;
+
+/** Outcome of a change. "full": the card's memory cannot hold it, the table is unchanged. */
+export type Status = "ok" | "full" | "not-found" | "invalid";
+const STATUS: readonly Status[] = ["ok", "full", "not-found", "invalid"];
+
+export interface FibOptions {
+  /** The card's RAM budget for the whole module, in MiB (default 16). */
+  memoryMiB?: number;
+  /** Bytes of linear memory set aside for batches (default 1 MiB). */
+  ioBytes?: number;
+}
+
+/** A change for Fib.apply: set `nh` on `prefix`, or remove it when nh is undefined. */
+export interface Change {
+  prefix: Prefix;
+  nh?: number;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  abiVersion(): number;
+  noRoute(): number;
+  init(ioBytes: number): number;
+  set4(addr: number, len: number, nh: number): number;
+  remove4(addr: number, len: number): number;
+  set6(w0: number, w1: number, w2: number, w3: number, len: number, nh: number): number;
+  remove6(w0: number, w1: number, w2: number, w3: number, len: number): number;
+  get4(addr: number, len: number): number;
+  get6(w0: number, w1: number, w2: number, w3: number, len: number): number;
+  lookup4(addr: number): number;
+  lookup6(w0: number, w1: number, w2: number, w3: number): number;
+  lookup4Batch(input: number, output: number, n: number): void;
+  lookup6Batch(input: number, output: number, n: number): void;
+  apply(family: number, p: number, n: number): number;
+  clear(family: number): void;
+  count(family: number): number;
+  refused(family: number): number;
+  digest(family: number): bigint;
+  memoryUsed(family: number): number;
+  nodes(family: number): number;
+  allocatedBytes(): number;
+  heapUsed(): number;
+  iterBegin(family: number): void;
+  iterNext(out: number, max: number): number;
+}
+
+const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
+  "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
+  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "memoryUsed", "nodes",
+  "allocatedBytes", "heapUsed", "iterBegin", "iterNext",
+];
+
+/** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
+export class FirmwareError extends Error {
+  override name = "FirmwareError";
+}
+
+const PAGE = 65536;
+
+export class Fib {
+  private io: number;
+  private ioBytes: number;
+  private u32: Uint32Array;
+  private u8: Uint8Array;
+
+  private constructor(private readonly x: Exports, private readonly memory: WebAssembly.Memory, ioBytes: number) {
+    this.ioBytes = ioBytes;
+    this.io = x.init(ioBytes);
+    if (this.io === 0) throw new FirmwareError("the memory budget cannot hold the empty tables");
+    this.u32 = new Uint32Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
+  }
+
+  /** Instantiates a firmware image. Throws FirmwareError when the image is not usable. */
+  static fromImage(image: Uint8Array, options: FibOptions = {}): Fib {
+    const memoryMiB = options.memoryMiB ?? 16;
+    const ioBytes = options.ioBytes ?? 1 << 20;
+    const maximum = Math.floor((memoryMiB * 1024 * 1024) / PAGE);
+    let memory: WebAssembly.Memory;
+    let x: Exports;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum });
+      const module = new WebAssembly.Module(image);
+      x = instantiateSync<Exports>(module, {
+        env: {
+          memory,
+          abort(_msg: number, _file: number, line: number, col: number) {
+            throw new FirmwareError(`firmware aborted at ${line}:${col}`);
+          },
+        },
+      }).exports as unknown as Exports;
+    } catch (e) {
+      if (e instanceof FirmwareError) throw e;
+      throw new FirmwareError(`not a usable firmware image: ${(e as Error).message}`);
+    }
+    const missing = REQUIRED_EXPORTS.filter((name) => typeof x[name] !== "function");
+    if (missing.length > 0) throw new FirmwareError(`firmware image lacks exports: ${missing.join(", ")}`);
+    if (x.abiVersion() !== ABI_VERSION) {
+      throw new FirmwareError(`firmware speaks ABI ${x.abiVersion()}, this host speaks ${ABI_VERSION}`);
+    }
+    if (x.noRoute() !== NO_ROUTE) throw new FirmwareError("firmware disagrees on the no-route value");
+    return new Fib(x, memory, ioBytes);
+  }
+
+  private views(): void {
+    if (this.u32.buffer !== this.memory.buffer) {
+      this.u32 = new Uint32Array(this.memory.buffer);
+      this.u8 = new Uint8Array(this.memory.buffer);
+    }
+  }
+
+  /** Sets prefix → nh, replacing any next hop it had. */
+  set(prefix: Prefix, nh: number): Status {
+    if (!Number.isInteger(nh) || nh < 0 || nh > MAX_NEXTHOP) return "invalid";
+    const a = prefix.addr;
+    const s = a.family === 4 ? this.x.set4(a.w0, prefix.len, nh) : this.x.set6(a.w0, a.w1, a.w2, a.w3, prefix.len, nh);
+    return STATUS[s];
+  }
+
+  remove(prefix: Prefix): Status {
+    const a = prefix.addr;
+    const s = a.family === 4 ? this.x.remove4(a.w0, prefix.len) : this.x.remove6(a.w0, a.w1, a.w2, a.w3, prefix.len);
+    return STATUS[s];
+  }
+
+  /** The next hop set on exactly this prefix, or undefined. */
+  get(prefix: Prefix): number | undefined {
+    const a = prefix.addr;
+    const nh = a.family === 4 ? this.x.get4(a.w0, prefix.len) : this.x.get6(a.w0, a.w1, a.w2, a.w3, prefix.len);
+    return nh === NO_ROUTE ? undefined : nh;
+  }
+
+  /** Longest-prefix match: the next hop for `addr`, or undefined. */
+  lookup(addr: Addr): number | undefined {
+    const nh = addr.family === 4 ? this.x.lookup4(addr.w0) : this.x.lookup6(addr.w0, addr.w1, addr.w2, addr.w3);
+    return nh === NO_ROUTE ? undefined : nh;
+  }
+
+  /** Raw single IPv4 lookup by 32-bit value: NO_ROUTE when nothing matches. */
+  lookup4(addr: number): number {
+    return this.x.lookup4(addr);
+  }
+
+  /**
+   * Batch lookup through linear memory. `addrs` holds IPv4 addresses (one u32 each) or IPv6
+   * addresses (four u32 words each, most significant first); `out` receives one next hop
+   * per address, NO_ROUTE where nothing matches.
+   */
+  lookupBatch(family: Family, addrs: Uint32Array, out: Uint32Array): void {
+    const wordsPer = family === 4 ? 1 : 4;
+    const n = addrs.length / wordsPer;
+    if (out.length < n) throw new RangeError("output shorter than the input");
+    const chunk = Math.floor(this.ioBytes / (4 * wordsPer + 4));
+    this.views();
+    const inAt = this.io >>> 2;
+    const outAt = inAt + chunk * wordsPer;
+    const batch = family === 4 ? this.x.lookup4Batch : this.x.lookup6Batch;
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      this.u32.set(addrs.subarray(i * wordsPer, (i + m) * wordsPer), inAt);
+      batch(this.io, outAt << 2, m);
+      out.set(this.u32.subarray(outAt, outAt + m), i);
+    }
+  }
+
+  /**
+   * Applies changes in order through linear memory; returns each change's status. A refused
+   * change ("full") does not stop the others.
+   */
+  apply(changes: readonly Change[]): Status[] {
+    const statuses: Status[] = new Array(changes.length);
+    for (const family of [4, 6] as const) {
+      const size = family === 4 ? 12 : 24;
+      const chunk = Math.floor(this.ioBytes / size);
+      const idx: number[] = [];
+      for (let i = 0; i < changes.length; i++) if (changes[i].prefix.family === family) idx.push(i);
+      for (let k = 0; k < idx.length; k += chunk) {
+        const part = idx.slice(k, k + chunk);
+        this.views();
+        const base = this.io;
+        part.forEach((i, j) => this.encodeChange(base + j * size, changes[i], family));
+        this.x.apply(family, base, part.length);
+        this.views();
+        part.forEach((i, j) => (statuses[i] = STATUS[this.u8[base + j * size + 2]] ?? "invalid"));
+      }
+    }
+    return statuses;
+  }
+
+  private encodeChange(at: number, c: Change, family: Family): void {
+    const w = at >>> 2;
+    const a = c.prefix.addr;
+    const nh = c.nh;
+    const valid = nh === undefined || (Number.isInteger(nh) && nh >= 0 && nh <= MAX_NEXTHOP);
+    this.u32[w] = (valid ? (nh === undefined ? 2 : 1) : 0) | (c.prefix.len << 8);
+    if (family === 4) {
+      this.u32[w + 1] = a.w0;
+      this.u32[w + 2] = nh ?? 0;
+    } else {
+      this.u32[w + 1] = a.w0;
+      this.u32[w + 2] = a.w1;
+      this.u32[w + 3] = a.w2;
+      this.u32[w + 4] = a.w3;
+      this.u32[w + 5] = nh ?? 0;
+    }
+  }
+
+  /** Removes every route of a family. */
+  clear(family: Family): void {
+    this.x.clear(family);
+  }
+
+  count(family: Family): number {
+    return this.x.count(family) >>> 0;
+  }
+
+  /** Changes refused because the memory budget could not hold them. */
+  refused(family: Family): number {
+    return this.x.refused(family) >>> 0;
+  }
+
+  /** The order-independent digest of the family's (prefix, length, next hop) set; see host/digest.ts. */
+  digest(family: Family): bigint {
+    return BigInt.asUintN(64, this.x.digest(family));
+  }
+
+  /** Bytes the family's table uses in linear memory. */
+  memoryUsed(family: Family): number {
+    return this.x.memoryUsed(family) >>> 0;
+  }
+
+  /** Poptrie nodes below the direct table. */
+  nodes(family: Family): number {
+    return this.x.nodes(family) >>> 0;
+  }
+
+  /** Bytes of linear memory the module has grown to. */
+  memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes allocated in linear memory (both tables, the I/O buffer). */
+  allocatedBytes(): number {
+    return this.x.allocatedBytes() >>> 0;
+  }
+
+  /**
+   * The family's routes in prefix order (address, then shorter first), in chunks. Throws if
+   * the table changes while the iteration is in progress.
+   */
+  *routes(family: Family): Generator<[Prefix, number]> {
+    const size = family === 4 ? 8 : 20;
+    const max = Math.floor(this.ioBytes / size);
+    this.x.iterBegin(family);
+    while (true) {
+      const n = this.x.iterNext(this.io, max);
+      if (n < 0) throw new Error("table changed during iteration");
+      if (n === 0) return;
+      this.views();
+      const batch: [Prefix, number][] = [];
+      for (let i = 0, w = this.io >>> 2; i < n; i++, w += size >>> 2) {
+        const meta = this.u32[w + size / 4 - 1];
+        const addr = family === 4 ? Addr.v4(this.u32[w]) : Addr.v6(this.u32[w], this.u32[w + 1], this.u32[w + 2], this.u32[w + 3]);
+        batch.push([Prefix.from(addr, meta & 255) as Prefix, meta >>> 8]);
+      }
+      yield* batch;
+    }
+  }
+}
