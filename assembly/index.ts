@@ -7,7 +7,8 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, tableInit, tableSet, tableGet, tableClear, tableBytes, tableNodes, OK } from "./table";
+import { Table, tableInit, tableSet, tableGet, tableClear, tableBytes, tableLookupBytes, tableNodes, OK } from "./table";
+import { ShortRoutes } from "./short";
 import { BITS4, BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
 
@@ -16,6 +17,8 @@ const ABI_VERSION: u32 = 1;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
+const S4 = changetype<ShortRoutes>(memory.data(offsetof<ShortRoutes>()));
+const S6 = changetype<ShortRoutes>(memory.data(offsetof<ShortRoutes>()));
 
 @inline function tableOf(family: u32): Table {
   return family == 6 ? T6 : T4;
@@ -37,7 +40,7 @@ export function noRoute(): u32 {
 export function init(ioBytes: u32): usize {
   allocReset();
   nodeInit();
-  if (!tableInit(T4, 4, 32, BITS4) || !tableInit(T6, 6, 128, BITS6)) return 0;
+  if (!tableInit(T4, S4, 4, 32, BITS4) || !tableInit(T6, S6, 6, 128, BITS6)) return 0;
   return allocFixed(ioBytes);
 }
 
@@ -142,6 +145,11 @@ export function digest(family: u32): u64 {
 /** Bytes the family's table uses (direct and short tables, node records and blocks). */
 export function memoryUsed(family: u32): u32 {
   return <u32>tableBytes(tableOf(family));
+}
+
+/** Bytes of the structure lookups read: direct table, node headers, child refs, leaves. */
+export function lookupMemory(family: u32): u32 {
+  return <u32>tableLookupBytes(tableOf(family));
 }
 
 /** Nodes below the direct table. */

@@ -7,13 +7,14 @@
 //   IPv6, 20 bytes:  ┌ w0 ┬ w1 ┬ w2 ┬ w3 (u32 each, w0 most significant) ┬ len u8 · next hop u24 ┐
 
 import { Table, LEAF } from "./table";
-import { NONE, RECORD, vectorOf, childRecord, mapOf, load24 } from "./node";
+import { ShortRoutes, shortGet } from "./short";
+import { NONE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
 
 /** iterNext's answer when the table changed since iterBegin. */
 export const STALE: i32 = -1;
 
 const MAX_DEPTH: i32 = 24;
-const F_REC: usize = memory.data(4 * MAX_DEPTH);    // node record
+const F_REF: usize = memory.data(4 * MAX_DEPTH);    // node ref
 const F_SLOT: usize = memory.data(4 * MAX_DEPTH);   // next slot, 0..64
 const F_REL: usize = memory.data(4 * MAX_DEPTH);    // next relative length at that slot, 1..7 (7: the child)
 const F_OFF: usize = memory.data(4 * MAX_DEPTH);    // bit offset of the node
@@ -54,26 +55,10 @@ function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
   return out + 20;
 }
 
-/** Next hop of route index i of a node, or NONE. */
-function nodeRoute(rec: usize, i: u32): u32 {
-  const map = mapOf(rec);
-  const lo = load<u64>(map);
-  const hi = load<u64>(map, 8);
-  let rank: u32;
-  if (i < 64) {
-    if (((lo >> i) & 1) == 0) return NONE;
-    rank = <u32>popcnt(lo & (((<u64>1) << i) - 1));
-  } else {
-    if (((hi >> (i - 64)) & 1) == 0) return NONE;
-    rank = <u32>popcnt(lo) + <u32>popcnt(hi & (((<u64>1) << (i - 64)) - 1));
-  }
-  return load24(map + 16 + <usize>rank * 3);
-}
-
-function push(rec: usize, off: u32, hi: u64, lo: u64): void {
+function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   depth++;
   const d = <usize>depth;
-  store<u32>(F_REC + (d << 2), <u32>rec);
+  store<u32>(F_REF + (d << 2), ref);
   store<u32>(F_SLOT + (d << 2), 0);
   store<u32>(F_REL + (d << 2), 1);
   store<u32>(F_OFF + (d << 2), off);
@@ -95,18 +80,17 @@ export function iterNext(out: usize, max: u32): i32 {
       if (shortLen <= bits) {
         const len = shortLen++;
         if ((bucket & ((1 << (bits - len)) - 1)) != 0) continue;
-        const i = (1 << len) | (bucket >> (bits - len));
-        const nh = load<u32>(t.short + (<usize>i << 2));
+        const nh = shortGet(changetype<ShortRoutes>(t.shortRoutes), len, len == 0 ? 0 : bucket >> (bits - len));
         if (nh != NONE) { out = emit(out, <u64>bucket << (64 - bits), 0, len, nh); n++; }
         continue;
       }
       const d = load<u32>(t.dir + (<usize>bucket << 2));
-      if ((d & LEAF) == 0) push(<usize>d, bits, <u64>bucket << (64 - bits), 0);
+      if ((d & LEAF) == 0) push(d, bits, <u64>bucket << (64 - bits), 0);
       else { bucket++; shortLen = 0; }
       continue;
     }
     const f = <usize>depth;
-    const rec = <usize>load<u32>(F_REC + (f << 2));
+    const ref = load<u32>(F_REF + (f << 2));
     const c = load<u32>(F_SLOT + (f << 2));
     if (c == 64) {
       depth--;
@@ -120,7 +104,7 @@ export function iterNext(out: usize, max: u32): i32 {
     if (rel <= 6) {
       store<u32>(F_REL + (f << 2), rel + 1);
       if ((c & ((64 >> rel) - 1)) != 0) continue;
-      const nh = nodeRoute(rec, (1 << rel) | (c >> (6 - rel)));
+      const nh = mapGet(mapOf(ref), (1 << rel) | (c >> (6 - rel)));
       if (nh != NONE) {
         const phi = off < 64 ? withSlot(hi, off, c) : hi;
         const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
@@ -131,10 +115,10 @@ export function iterNext(out: usize, max: u32): i32 {
     }
     store<u32>(F_REL + (f << 2), 1);
     store<u32>(F_SLOT + (f << 2), c + 1);
-    if ((vectorOf(rec) >> c) & 1) {
+    if ((vectorOf(ref) >> c) & 1) {
       const phi = off < 64 ? withSlot(hi, off, c) : hi;
       const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
-      push(childRecord(rec, c), off + 6, phi, plo);
+      push(load<u32>(childRefAddr(ref, c)), off + 6, phi, plo);
     }
   }
   return <i32>n;

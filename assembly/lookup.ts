@@ -1,52 +1,64 @@
-// Longest-prefix match: the hot path. One load in the direct table, then per level one node
-// record (vector, base), and at the end one leaf; no branches but the descent and the NONE
-// check, no allocation.
+// Longest-prefix match: the hot path. One load in the direct table; per level one node
+// header and one child ref; at the end one leaf. No allocation, no bounds checks beyond
+// the engine's guard pages.
 
 import { LEAF } from "./table";
-import { NONE, NH_MASK, RECORD } from "./node";
+import { NONE, NH_MASK, FULL, ADDR_MASK } from "./node";
 
-/** Direct bits of the IPv4 table: nodes at 12, 18, 24 and 30 (a /24 is a leaf of an 18-bit node). */
-export const BITS4: u32 = 12;
+/** Direct bits of the IPv4 table: most addresses resolve here; a /24 is a leaf of an 18-bit node. */
+export const BITS4: u32 = 18;
 /** Direct bits of the IPv6 table: nodes at 10, 16, … 58 in the high word, 64 … 124 in the low. */
 export const BITS6: u32 = 10;
 
-/** The leaf answer of node `rec` for slot bit `bit` (a leaf slot). */
-@inline function leafOf(rec: usize, vec: u64, base: usize, bit: u64): u32 {
-  const runs = <usize>popcnt(load<u64>(rec, 8) & (bit | (bit - 1)));
-  const leaf = load<u32>(base + <usize>popcnt(vec) * RECORD + (runs - 1) * 3) & NH_MASK;
-  return leaf != NONE ? leaf : load<u32>(rec, 20);
+/** The answer of node block `p`, whose leaves start at `leaves`, for the leaf slot `bit`. */
+@inline function leafAnswer(p: usize, leaves: usize, bit: u64): u32 {
+  const runs = <usize>popcnt(load<u64>(p) & (bit | (bit - 1)));
+  const leaf = load<u32>(leaves + (runs - 1) * 3) & NH_MASK;
+  return leaf != NONE ? leaf : load<u32>(p, 8);
 }
 
 @inline export function lookup4(dir: usize, addr: u32): u32 {
-  const d = load<u32>(dir + (<usize>(addr >>> (32 - BITS4)) << 2));
-  if (d & LEAF) return d & NH_MASK;
-  let rec = <usize>d;
+  let ref = load<u32>(dir + (<usize>(addr >>> (32 - BITS4)) << 2));
+  if (ref & LEAF) return ref & NH_MASK;
   let key = addr << BITS4;
   while (true) {
-    const vec = load<u64>(rec);
-    const base = <usize>load<u32>(rec, 16);
+    const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 26);
-    if ((vec & bit) == 0) return leafOf(rec, vec, base, bit);
-    rec = base + <usize>popcnt(vec & (bit - 1)) * RECORD;
-    key <<= 6;
+    let leaves = p + 12;
+    if (ref & FULL) {
+      const vec = load<u64>(p, 12);
+      if (vec & bit) {
+        ref = load<u32>(p + 20 + (<usize>popcnt(vec & (bit - 1)) << 2));
+        key <<= 6;
+        continue;
+      }
+      leaves = p + 20 + (<usize>popcnt(vec) << 2);
+    }
+    return leafAnswer(p, leaves, bit);
   }
   return NONE;
 }
 
 @inline export function lookup6(dir: usize, hi: u64, lo: u64): u32 {
-  const d = load<u32>(dir + (<usize>(hi >>> (64 - BITS6)) << 2));
-  if (d & LEAF) return d & NH_MASK;
-  let rec = <usize>d;
+  let ref = load<u32>(dir + (<usize>(hi >>> (64 - BITS6)) << 2));
+  if (ref & LEAF) return ref & NH_MASK;
   let key = hi << BITS6;
   let o = BITS6;
   while (true) {
-    const vec = load<u64>(rec);
-    const base = <usize>load<u32>(rec, 16);
+    const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 58);
-    if ((vec & bit) == 0) return leafOf(rec, vec, base, bit);
-    rec = base + <usize>popcnt(vec & (bit - 1)) * RECORD;
-    o += 6;
-    key = o == 64 ? lo : key << 6;
+    let leaves = p + 12;
+    if (ref & FULL) {
+      const vec = load<u64>(p, 12);
+      if (vec & bit) {
+        ref = load<u32>(p + 20 + (<usize>popcnt(vec & (bit - 1)) << 2));
+        o += 6;
+        key = o == 64 ? lo : key << 6;
+        continue;
+      }
+      leaves = p + 20 + (<usize>popcnt(vec) << 2);
+    }
+    return leafAnswer(p, leaves, bit);
   }
   return NONE;
 }
