@@ -52,6 +52,7 @@ interface Exports {
   refused(family: number): number;
   digest(family: number): bigint;
   memoryUsed(family: number): number;
+  lookupMemory(family: number): number;
   nodes(family: number): number;
   allocatedBytes(): number;
   heapUsed(): number;
@@ -61,7 +62,7 @@ interface Exports {
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
-  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "memoryUsed", "nodes",
+  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "memoryUsed", "lookupMemory", "nodes",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext",
 ];
 
@@ -151,9 +152,14 @@ export class Fib {
     return nh === NO_ROUTE ? undefined : nh;
   }
 
-  /** Raw single IPv4 lookup by 32-bit value: NO_ROUTE when nothing matches. */
+  /** One IPv4 lookup by 32-bit value: NO_ROUTE when nothing matches. */
   lookup4(addr: number): number {
     return this.x.lookup4(addr);
+  }
+
+  /** One IPv6 lookup by four 32-bit words, most significant first: NO_ROUTE when nothing matches. */
+  lookup6(w0: number, w1: number, w2: number, w3: number): number {
+    return this.x.lookup6(w0, w1, w2, w3);
   }
 
   /**
@@ -242,6 +248,11 @@ export class Fib {
   /** Bytes the family's table uses in linear memory. */
   memoryUsed(family: Family): number {
     return this.x.memoryUsed(family) >>> 0;
+  }
+
+  /** Bytes of the structure lookups read (direct table, node headers, child refs, leaves). */
+  lookupMemory(family: Family): number {
+    return this.x.lookupMemory(family) >>> 0;
   }
 
   /** Poptrie nodes below the direct table. */

@@ -7,6 +7,7 @@
 
 import { Addr, Family, Prefix } from "./netip.ts";
 import { Random } from "./random.ts";
+import { randomAddressIn } from "./traffic.ts";
 import type { Route } from "./routefile.ts";
 
 // Share of prefixes per length, from the real tables (per mille, rounded; 0 where rare).
@@ -49,7 +50,7 @@ export function generateRoutes(options: GenerateOptions): Route[] {
     let addr: Addr;
     const parent = placed.length > 0 && rnd.float() < 0.5 ? placed[rnd.below(placed.length)] : undefined;
     if (parent && parent.len < len) {
-      addr = within(parent, rnd);
+      addr = randomAddressIn(parent, rnd);
     } else if (family === 4) {
       addr = Addr.v4(((1 + rnd.below(223)) << 24) | (rnd.u32() & 0xffffff));   // 1.0.0.0 – 223.255.255.255
     } else {
@@ -63,12 +64,4 @@ export function generateRoutes(options: GenerateOptions): Route[] {
     out.push({ prefix, nexthop: pool[rnd.below(pool.length)] });
   }
   return out;
-}
-
-/** A random address inside p. */
-function within(p: Prefix, rnd: Random): Addr {
-  const a = p.addr;
-  const last = p.last();
-  const w = (i: number) => (a.word(i) | (rnd.u32() & (last.word(i) ^ a.word(i)))) >>> 0;
-  return a.family === 4 ? Addr.v4(w(0)) : Addr.v6(w(0), w(1), w(2), w(3));
 }

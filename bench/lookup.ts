@@ -1,0 +1,194 @@
+// fibcast bench lookup: the FIB against the golden-table-checked answers of a peer, on one
+// table, per family. Prints what the issue names: build time, batch and single lookup
+// rates, update rate, bytes per route, and the npm longest-prefix-match peer on the same
+// addresses in the same run.
+
+import { createRequire } from "node:module";
+import { Fib, NO_ROUTE, type Change } from "../host/fib.ts";
+import { firmwareImage } from "../host/firmware.ts";
+import { NextHopTable } from "../host/nexthops.ts";
+import { ReferenceTable } from "../host/reference.ts";
+import type { Family } from "../host/netip.ts";
+import type { Route } from "../host/routefile.ts";
+import { Random } from "../host/random.ts";
+import { addressBatch, batchAddress } from "../host/traffic.ts";
+import { measureRate, timeMs, round, type Sample } from "./stats.ts";
+
+export interface PeerResult {
+  name: string;
+  buildMs: number;
+  lookupsPerSec: number;
+  /** Sampled lookups the peer answered differently from the golden table. */
+  wrongAnswers: number;
+}
+
+export interface LookupResult {
+  family: Family;
+  routes: number;
+  buildMs: number;
+  /** Batch lookups, one thread, addresses uniform over the routed space (median of runs). */
+  lookupsPerSec: number;
+  lookupsPerSecSpread: [number, number];
+  /** Batch lookups with each route equally likely (deeper paths than uniform over space). */
+  lookupsPerSecPerRoute: number;
+  /** One JS → WASM call per lookup. */
+  singleLookupsPerSec: number;
+  /** Random deletes then re-inserts of loaded routes, in batches. */
+  updatesPerSec: number;
+  /** Bytes of the lookup structure (direct table, node headers, child refs, leaves) per route. */
+  bytesPerRoute: number;
+  /** All bytes the table holds (with its own copy of every route for updates and walks) per route. */
+  totalBytesPerRoute: number;
+  nodes: number;
+  peers: PeerResult[];
+  /** lookupsPerSec ÷ the best peer's. */
+  speedupVsPeer: number;
+  /** Of the peer's sample, lookups the FIB answered differently from the golden table (must be 0). */
+  wrongAnswers: number;
+}
+
+export interface LookupOptions {
+  quick?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Benchmarks each family present in `routes`. */
+export function benchLookup(routes: readonly Route[], options: LookupOptions = {}): LookupResult[] {
+  const results: LookupResult[] = [];
+  for (const family of [4, 6] as const) {
+    const own = routes.filter((r) => r.prefix.family === family);
+    if (own.length > 0) results.push(benchFamily(family, own, options));
+  }
+  return results;
+}
+
+function benchFamily(family: Family, routes: readonly Route[], options: LookupOptions): LookupResult {
+  const log = options.log ?? (() => {});
+  const quick = options.quick ?? false;
+  const nexthops = new NextHopTable();
+  const changes: Change[] = routes.map((r) => ({ prefix: r.prefix, nh: nexthops.intern(r.nexthop) }));
+  const fib = Fib.fromImage(firmwareImage(), { memoryMiB: 256 });
+  log(`IPv${family}: ${routes.length} routes`);
+
+  const buildMs = timeMs(() => fib.apply(changes));
+  const prefixes = routes.map((r) => r.prefix);
+  const n = quick ? 1 << 20 : 1 << 22;
+  const space = addressBatch(prefixes, family, n, "space", 1);
+  const perRoute = addressBatch(prefixes, family, n, "route", 2);
+  const out = new Uint32Array(n);
+  const runs = quick ? 3 : 9;
+  const batch = measureRate(n, runs, () => fib.lookupBatch(family, space, out));
+  const batchPerRoute = measureRate(n, runs, () => fib.lookupBatch(family, perRoute, out));
+  const single = measureRate(n, runs, singleLoop(fib, family, space));
+  log(`IPv${family}: batch ${fmt(batch)} M/s, per-route ${fmt(batchPerRoute)} M/s, single ${fmt(single)} M/s`);
+
+  const updates = updateRate(fib, changes, family, quick);
+  log(`IPv${family}: ${round(updates / 1e6)} M updates/s`);
+
+  const peerN = quick ? 20000 : 200000;
+  const sample = space.subarray(0, family === 4 ? peerN : 4 * peerN);
+  const golden = goldenAnswers(changes, family, sample);
+  const ours = new Uint32Array(peerN);
+  fib.lookupBatch(family, sample, ours);
+  const wrongAnswers = ours.reduce((n, nh, i) => n + (nh === golden[i] ? 0 : 1), 0);
+  const peer = peerLongestPrefixMatch(routes, nexthops, family, sample, golden);
+  log(`IPv${family}: longest-prefix-match ${round(peer.lookupsPerSec / 1e6)} M/s; wrong answers: fib ${wrongAnswers}, peer ${peer.wrongAnswers}`);
+
+  return {
+    family,
+    routes: routes.length,
+    buildMs: round(buildMs),
+    lookupsPerSec: Math.round(batch.median),
+    lookupsPerSecSpread: [Math.round(batch.min), Math.round(batch.max)],
+    lookupsPerSecPerRoute: Math.round(batchPerRoute.median),
+    singleLookupsPerSec: Math.round(single.median),
+    updatesPerSec: Math.round(updates),
+    bytesPerRoute: round(fib.lookupMemory(family) / routes.length),
+    totalBytesPerRoute: round(fib.memoryUsed(family) / routes.length),
+    nodes: fib.nodes(family),
+    peers: [peer],
+    speedupVsPeer: round(batch.median / peer.lookupsPerSec),
+    wrongAnswers,
+  };
+}
+
+const fmt = (s: Sample) => `${round(s.median / 1e6)} (${round(s.min / 1e6)}–${round(s.max / 1e6)})`;
+
+function singleLoop(fib: Fib, family: Family, addrs: Uint32Array): () => void {
+  if (family === 4) {
+    return () => {
+      let x = 0;
+      for (let i = 0; i < addrs.length; i++) x ^= fib.lookup4(addrs[i]);
+      if (x === -1) throw new Error("unreachable");
+    };
+  }
+  return () => {
+    let x = 0;
+    for (let i = 0; i < addrs.length; i += 4) x ^= fib.lookup6(addrs[i], addrs[i + 1], addrs[i + 2], addrs[i + 3]);
+    if (x === -1) throw new Error("unreachable");
+  };
+}
+
+/** Deletes a random sample of loaded routes and inserts them back, in batches; updates per second. */
+function updateRate(fib: Fib, changes: readonly Change[], family: Family, quick: boolean): number {
+  const rnd = new Random(3);
+  const k = Math.min(changes.length, quick ? 50000 : 200000);
+  const sample: Change[] = [];
+  const picked = new Set<number>();
+  while (sample.length < k) {
+    const i = rnd.below(changes.length);
+    if (!picked.has(i)) {
+      picked.add(i);
+      sample.push(changes[i]);
+    }
+  }
+  const removes: Change[] = sample.map((c) => ({ prefix: c.prefix }));
+  const digest = fib.digest(family);
+  const rates: number[] = [];
+  for (let run = 0; run < (quick ? 2 : 5); run++) {
+    const ms = timeMs(() => {
+      fib.apply(removes);
+      fib.apply(sample);
+    });
+    rates.push((2 * k) / (ms / 1000));
+  }
+  if (fib.digest(family) !== digest) throw new Error("update benchmark left a different table");
+  rates.sort((a, b) => a - b);
+  return rates[rates.length >> 1];
+}
+
+interface LongestPrefixMatch {
+  addPrefix(prefix: string, data: unknown): void;
+  getMatch(prefix: string): { nh: number }[];
+}
+
+/** The golden table's answers for a batch of addresses. */
+function goldenAnswers(changes: readonly Change[], family: Family, addrs: Uint32Array): Uint32Array {
+  const golden = new ReferenceTable();
+  for (const c of changes) golden.set(c.prefix, c.nh!);
+  const count = family === 4 ? addrs.length : addrs.length / 4;
+  const out = new Uint32Array(count);
+  for (let i = 0; i < count; i++) out[i] = golden.lookup(batchAddress(addrs, family, i)) ?? NO_ROUTE;
+  return out;
+}
+
+function peerLongestPrefixMatch(
+  routes: readonly Route[], nexthops: NextHopTable, family: Family, addrs: Uint32Array, golden: Uint32Array,
+): PeerResult {
+  const require = createRequire(import.meta.url);
+  const Peer = require("longest-prefix-match") as new () => LongestPrefixMatch;
+  const peer = new Peer();
+  const buildMs = timeMs(() => {
+    for (const r of routes) peer.addPrefix(r.prefix.toString(), { nh: nexthops.intern(r.nexthop) });
+  });
+  const count = family === 4 ? addrs.length : addrs.length / 4;
+  const queries: string[] = [];
+  for (let i = 0; i < count; i++) queries.push(`${batchAddress(addrs, family, i)}/${family === 4 ? 32 : 128}`);
+  const answers = new Array<number>(count);
+  const rate = measureRate(count, 3, () => {
+    for (let i = 0; i < count; i++) answers[i] = peer.getMatch(queries[i])[0]?.nh ?? NO_ROUTE;
+  });
+  let wrongAnswers = 0;
+  for (let i = 0; i < count; i++) if (answers[i] !== golden[i]) wrongAnswers++;
+  return { name: "longest-prefix-match", buildMs: round(buildMs), lookupsPerSec: Math.round(rate.median), wrongAnswers };
+}

@@ -1,0 +1,117 @@
+// fibcast: the command line. Each command parses its own options strictly; a usage error
+// exits 2 with the command's help, a failure exits 1 with its reason.
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { makeContext, UsageError, FailedError, type Context } from "./cli-support.ts";
+import { lookupCommand } from "./commands/lookup.ts";
+import { demoCommand } from "./commands/demo.ts";
+import { benchCommand } from "./commands/bench.ts";
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  positionals?: boolean;
+  run(ctx: Context, values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+const quiet = { quiet: { type: "boolean", short: "q" } } as const;
+
+const commands: Record<string, Command> = {
+  demo: {
+    summary: "load a table into the WASM FIB, look up, check, churn, summarise (npm start)",
+    usage: `fibcast demo [--routes FILE] [--v4 N] [--v6 N] [--seed N] [--memory MIB]
+
+  --routes FILE  a route file instead of the synthetic default table
+  --v4 N         synthetic IPv4 routes (default 1000000)
+  --v6 N         synthetic IPv6 routes (default 200000)
+  --seed N       seed of the synthetic table (default 1)
+  --memory MIB   the card's RAM budget (default 64)`,
+    options: { routes: { type: "string" }, v4: { type: "string" }, v6: { type: "string" }, seed: { type: "string" }, memory: { type: "string" }, ...quiet },
+    run: (ctx, v) =>
+      demoCommand(ctx, {
+        routes: v.routes as string | undefined,
+        v4: count(v.v4, 1000000, "--v4"),
+        v6: count(v.v6, 200000, "--v6"),
+        seed: count(v.seed, 1, "--seed"),
+        memoryMiB: count(v.memory, 64, "--memory"),
+      }),
+  },
+  lookup: {
+    summary: "answer addresses on stdin from a route file",
+    usage: `fibcast lookup --routes FILE
+
+Reads addresses on stdin, one a line, and prints "ADDRESS NEXTHOP" (the next hop as written
+in the route file) or "ADDRESS -" when no route matches, in input order. A malformed address
+prints "ADDRESS !error" and its reason on stderr; the run goes on and exits 1 at the end.`,
+    options: { routes: { type: "string" }, ...quiet },
+    run: (ctx, v) => lookupCommand(ctx, { routes: v.routes as string | undefined }),
+  },
+  bench: {
+    summary: "benchmarks: lookup (the only one so far); JSON with --json",
+    usage: `fibcast bench [lookup] [--routes FILE] [--json] [--quick]
+
+  lookup         lookup, update and memory figures per family, against npm
+                 longest-prefix-match in the same run (the default)
+  --routes FILE  a route file instead of the real table (@ip-location-db/asn)
+  --json         print JSON
+  --quick        fewer addresses and runs`,
+    options: { routes: { type: "string" }, json: { type: "boolean" }, quick: { type: "boolean" }, ...quiet },
+    positionals: true,
+    run: (ctx, v, positionals) => benchCommand(ctx, positionals, {
+      routes: v.routes as string | undefined, json: Boolean(v.json), quick: Boolean(v.quick),
+    }),
+  },
+};
+
+function count(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} needs a whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return `fibcast: forwarding tables for distributed routers, a WebAssembly FIB on every line card
+
+usage: fibcast <command> [options]      fibcast <command> --help
+
+commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join("\n")}
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const topic = name === "help" ? rest[0] : undefined;
+    process.stdout.write(topic && commands[topic] ? `${commands[topic].usage}\n` : help());
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`fibcast: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: command.options, allowPositionals: command.positionals ?? false, strict: true });
+    return await command.run(makeContext(Boolean(values.quiet)), values, positionals);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`fibcast ${name}: ${(e as Error).message}\n\nusage: ${command.usage}\n`);
+      return 2;
+    }
+    if (e instanceof FailedError || (e as Error).name === "FirmwareError") {
+      process.stderr.write(`fibcast ${name}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,47 @@
+// fibcast bench: runs the named benchmarks (all by default) and prints their figures.
+
+import { cpus } from "node:os";
+import { asnRoutes } from "../asn.ts";
+import { readRouteFile, type Route } from "../routefile.ts";
+import { benchLookup } from "../../bench/lookup.ts";
+import { FailedError, UsageError, type Context } from "../cli-support.ts";
+
+export interface BenchArgs {
+  routes?: string;
+  json: boolean;
+  quick: boolean;
+}
+
+const BENCHMARKS = ["lookup"];
+
+export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
+  const unknown = names.filter((n) => !BENCHMARKS.includes(n));
+  if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.join(", ")}`);
+  let routes: Route[];
+  if (args.routes) {
+    const parsed = readRouteFile(args.routes);
+    if (parsed.errors.length > 0) throw new FailedError(parsed.errors.slice(0, 20).map((e) => e.message).join("\n"));
+    routes = parsed.routes;
+  } else {
+    routes = [...asnRoutes(4), ...asnRoutes(6)];
+    ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);
+  }
+  const results = benchLookup(routes, { quick: args.quick, log: ctx.log });
+  if (args.json) {
+    await ctx.write(`${JSON.stringify({ benchmark: "lookup", machine: machine(), results }, null, 2)}\n`);
+  } else {
+    for (const r of results) {
+      await ctx.write(
+        `IPv${r.family}  ${r.routes} routes  build ${r.buildMs} ms  batch ${(r.lookupsPerSec / 1e6).toFixed(1)} M/s ` +
+          `(per-route ${(r.lookupsPerSecPerRoute / 1e6).toFixed(1)})  single ${(r.singleLookupsPerSec / 1e6).toFixed(1)} M/s  ` +
+          `updates ${(r.updatesPerSec / 1e6).toFixed(2)} M/s  ${r.bytesPerRoute} B/route (total ${r.totalBytesPerRoute})  ` +
+          `${r.speedupVsPeer}× longest-prefix-match\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+function machine(): Record<string, unknown> {
+  return { node: process.version, arch: process.arch, cpus: cpus().length, cpu: cpus()[0]?.model };
+}
