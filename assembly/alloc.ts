@@ -2,92 +2,241 @@
 //
 // Everything the FIB owns lives in linear memory above the module's static data:
 //
-//   __heap_base                                                     top      memory end
-//   │ fixed regions (direct tables, short-route tables, I/O buffer) │ blocks… │ free     │
+//   __heap_base                                                    top         budget end
+//   │ used map │ fixed regions (direct tables, pointers, I/O) │ blocks… │ fresh memory │
 //
-// Blocks are handed out in 8-byte granules with one free list per size up to MAX_BLOCK; a
-// node block never exceeds that (see node.ts). Fixed regions are bump-allocated once and
-// never freed. Memory grows a page at a time up to the maximum the host gave the memory
-// (the card's RAM budget); when it cannot grow, alloc returns 0 and the caller refuses the
-// change, leaving the table as it was.
+// Blocks come in 8-byte granules. The used map has one bit per granule of the budget (set:
+// allocated), 1/64 of it. Free blocks are merged with their free neighbours as they are
+// freed, so memory released by removals serves later inserts of any size, and a free block
+// that reaches `top` gives its memory back to the fresh end. Free blocks sit on doubly
+// linked lists, one per size up to MAX_BLOCK and one for larger sizes:
+//
+//   free block:  ┌ next u32 ┬ prev u32 ┬ (larger than MAX_BLOCK: size u32) … ┐
+//
+// A request is served from its own size's list, else from fresh memory, else by splitting
+// the smallest larger free block. Memory grows a page at a time up to the host's maximum
+// (the card's RAM budget); when nothing can serve a request, alloc returns 0 and the caller
+// refuses the change, leaving the table as it was.
 
-/** Largest block served from the free lists, in bytes. */
+/** Largest block kept on an exact-size list, in bytes. */
 export const MAX_BLOCK: u32 = 4096;
 
-// Free-list heads, one per size class (size / 8), each the address of the first free block;
-// a free block holds the address of the next in its first word.
-const heads: usize = memory.data(4 * (MAX_BLOCK / 8 + 1));
+const CLASSES: u32 = MAX_BLOCK / 8 + 2;          // 8k for k = 1..512, and the large list
+const LARGE: u32 = CLASSES - 1;
+const WORDS: u32 = (CLASSES + 63) / 64;
+const heads: usize = memory.data(4 * CLASSES);
+const nonEmpty: usize = memory.data(8 * WORDS);  // bit k: list k has a block
 
-let top: usize = 0;
-let end: usize = 0;
+let used: usize = 0;      // the used map
+let base: usize = 0;      // address of granule 0
+let top: usize = 0;       // start of fresh memory
+let end: usize = 0;       // end of memory grown so far
+let limit: usize = 0;     // end of the budget
 let live: usize = 0;
 
-/** Resets the allocator to an empty heap. Called once by init(). */
-export function allocReset(): void {
-  top = (__heap_base + 7) & ~(<usize>7);
+/**
+ * Resets the allocator to an empty heap for a budget of `budget` bytes of linear memory.
+ * Returns false if the budget cannot hold the used map.
+ */
+export function allocReset(budget: usize): bool {
+  base = (__heap_base + 7) & ~(<usize>7);
   end = <usize>memory.size() << 16;
+  limit = budget;
   live = 0;
-  memory.fill(heads, 0, 4 * (MAX_BLOCK / 8 + 1));
+  memory.fill(heads, 0, 4 * CLASSES);
+  memory.fill(nonEmpty, 0, 8 * WORDS);
+  const granules = budget > base ? (budget - base) >> 3 : 0;
+  const mapBytes = <u32>(((granules + 63) >> 6) << 3);
+  used = base;
+  top = base;
+  if (!grow(base + mapBytes)) return false;
+  memory.fill(used, 0, mapBytes);
+  top = base + mapBytes;
+  mark(base, mapBytes, true);
+  live = mapBytes;
+  return true;
 }
 
 @inline function roundUp(size: u32): u32 {
   return (size + 7) & ~7;
 }
 
+function grow(newTop: usize): bool {
+  if (newTop > limit) return false;
+  if (newTop <= end) return true;
+  const pages = <i32>((newTop - end + 0xffff) >>> 16);
+  if (memory.grow(pages) < 0) return false;
+  end += <usize>pages << 16;
+  return true;
+}
+
+// --- the used map ----------------------------------------------------------------------
+
+function mark(p: usize, size: u32, on: bool): void {
+  let g = (p - base) >> 3;
+  let n = <usize>size >> 3;
+  while (n > 0) {
+    const bit = g & 63;
+    const take = min<usize>(64 - bit, n);
+    const mask = (take == 64 ? <u64>-1 : (((<u64>1) << take) - 1)) << bit;
+    const w = used + ((g >> 6) << 3);
+    store<u64>(w, on ? load<u64>(w) | mask : load<u64>(w) & ~mask);
+    g += take;
+    n -= take;
+  }
+}
+
+@inline function isUsed(p: usize): bool {
+  const g = (p - base) >> 3;
+  return ((load<u64>(used + ((g >> 6) << 3)) >> (g & 63)) & 1) != 0;
+}
+
+/** Start of the free run that ends at p (p's left neighbour is free). */
+function freeRunStart(p: usize): usize {
+  let g = (p - base) >> 3;           // first granule past the run
+  let w = g >> 6;
+  let bits = (g & 63) == 0 ? 0 : load<u64>(used + (w << 3)) & (((<u64>1) << (g & 63)) - 1);
+  while (bits == 0) {
+    w--;
+    bits = load<u64>(used + (w << 3));
+  }
+  return base + (((w << 6) + 63 - <usize>clz(bits) + 1) << 3);
+}
+
+/** End of the free run that starts at p, at most `top`. */
+function freeRunEnd(p: usize): usize {
+  let g = (p - base) >> 3;
+  const last = (top - base) >> 3;
+  let w = g >> 6;
+  let bits = load<u64>(used + (w << 3)) & ((<u64>-1) << (g & 63));
+  while (bits == 0) {
+    w++;
+    if ((w << 6) >= last) return top;
+    bits = load<u64>(used + (w << 3));
+  }
+  return min(top, base + (((w << 6) + <usize>ctz(bits)) << 3));
+}
+
+// --- free lists ------------------------------------------------------------------------
+
+@inline function classOf(size: u32): u32 {
+  return size <= MAX_BLOCK ? size >> 3 : LARGE;
+}
+
+function link(p: usize, size: u32): void {
+  const k = classOf(size);
+  const head = heads + (<usize>k << 2);
+  const first = load<u32>(head);
+  store<u32>(p, first);
+  store<u32>(p, 0, 4);
+  if (k == LARGE) store<u32>(p, size, 8);
+  if (first != 0) store<u32>(<usize>first, <u32>p, 4);
+  store<u32>(head, <u32>p);
+  const w = nonEmpty + (<usize>(k >> 6) << 3);
+  store<u64>(w, load<u64>(w) | ((<u64>1) << (k & 63)));
+}
+
+function unlink(p: usize, size: u32): void {
+  const k = classOf(size);
+  const next = load<u32>(p);
+  const prev = load<u32>(p, 4);
+  if (next != 0) store<u32>(<usize>next, prev, 4);
+  if (prev != 0) store<u32>(<usize>prev, next);
+  else {
+    store<u32>(heads + (<usize>k << 2), next);
+    if (next == 0) {
+      const w = nonEmpty + (<usize>(k >> 6) << 3);
+      store<u64>(w, load<u64>(w) & ~((<u64>1) << (k & 63)));
+    }
+  }
+}
+
+/** The smallest non-empty list above k, or 0. */
+function largerClass(k: u32): u32 {
+  let word = (k + 1) >> 6;
+  if (word >= WORDS) return 0;
+  let bits = load<u64>(nonEmpty + (<usize>word << 3)) & ((<u64>-1) << ((k + 1) & 63));
+  while (bits == 0) {
+    if (++word >= WORDS) return 0;
+    bits = load<u64>(nonEmpty + (<usize>word << 3));
+  }
+  return (word << 6) + <u32>ctz(bits);
+}
+
+// --- allocation ------------------------------------------------------------------------
+
 /** Allocates a block of at least `size` bytes (8-byte aligned, contents undefined); 0 if out of memory. */
 export function alloc(size: u32): usize {
   size = roundUp(size);
-  if (size <= MAX_BLOCK) {
-    const head = heads + (size >> 1);
-    const block = <usize>load<u32>(head);
-    if (block != 0) {
-      store<u32>(head, load<u32>(block));
-      live += size;
-      return block;
+  if (size == 0) size = 8;
+  let p: usize = 0;
+  const k = classOf(size);
+  if (k != LARGE) {
+    p = <usize>load<u32>(heads + (<usize>k << 2));
+    if (p != 0) unlink(p, size);
+  }
+  if (p == 0 && grow(top + size)) {
+    p = top;
+    top += size;
+  }
+  if (p == 0) {
+    // Split a larger free block: the smallest larger class, else the first large one that fits.
+    let have: u32 = 0;
+    const j = k == LARGE ? LARGE : largerClass(k);
+    if (j != 0 && j != LARGE) {
+      p = <usize>load<u32>(heads + (<usize>j << 2));
+      have = j << 3;
+    } else {
+      let q = <usize>load<u32>(heads + (<usize>LARGE << 2));
+      while (q != 0 && load<u32>(q, 8) < size) q = <usize>load<u32>(q);
+      if (q != 0) { p = q; have = load<u32>(q, 8); }
     }
+    if (p == 0) return 0;
+    unlink(p, have);
+    if (have > size) link(p + size, have - size);
   }
-  return bump(size);
-}
-
-/** Allocates a zeroed region that is never freed; 0 if out of memory. */
-export function allocFixed(size: u32): usize {
-  const p = bump(roundUp(size));
-  if (p != 0) memory.fill(p, 0, roundUp(size));
-  return p;
-}
-
-function bump(size: u32): usize {
-  const p = top;
-  const newTop = p + size;
-  if (newTop > end) {
-    const pages = <i32>((newTop - end + 0xffff) >>> 16);
-    if (memory.grow(pages) < 0) return 0;
-    end += <usize>pages << 16;
-  }
-  top = newTop;
+  mark(p, size, true);
   live += size;
   return p;
 }
 
-/** Returns a block of `size` bytes (as passed to alloc, or a tail split off one) to its free list. */
-export function free(block: usize, size: u32): void {
+/** Allocates a zeroed block that is never freed; 0 if out of memory. */
+export function allocFixed(size: u32): usize {
+  const p = alloc(size);
+  if (p != 0) memory.fill(p, 0, roundUp(size));
+  return p;
+}
+
+/**
+ * Frees `size` bytes at p: a whole block as allocated, or the tail of one (a block may be
+ * shrunk in place by freeing its tail). Merges the freed bytes with free neighbours.
+ */
+export function free(p: usize, size: u32): void {
   size = roundUp(size);
   if (size == 0) return;
   live -= size;
-  if (size <= MAX_BLOCK) {
-    const head = heads + (size >> 1);
-    store<u32>(block, load<u32>(head));
-    store<u32>(head, <u32>block);
+  mark(p, size, false);
+  let start = p;
+  let stop = p + size;
+  if (start > base && !isUsed(start - 8)) {
+    start = freeRunStart(p);
+    unlink(start, <u32>(p - start));
   }
-  // Larger blocks are only fixed regions, which are never freed.
+  if (stop < top && !isUsed(stop)) {
+    const after = freeRunEnd(stop);
+    if (after < top) unlink(stop, <u32>(after - stop));
+    stop = after;
+  }
+  if (stop == top) top = start;       // back to fresh memory
+  else link(start, <u32>(stop - start));
 }
 
-/** Bytes in blocks and regions currently allocated. */
+/** Bytes in blocks currently allocated (with the used map). */
 export function liveBytes(): usize {
   return live;
 }
 
-/** Bytes between the heap base and the bump pointer: live bytes plus free-list slack. */
+/** Bytes between the heap base and fresh memory: live bytes plus free blocks. */
 export function heapBytes(): usize {
-  return top - __heap_base;
+  return top - base;
 }

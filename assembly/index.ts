@@ -34,11 +34,12 @@ export function noRoute(): u32 {
 }
 
 /**
- * Sets up both tables and an I/O buffer of `ioBytes`; returns the buffer's address, or 0 if
- * the memory budget cannot hold them. Call once.
+ * Sets up both tables and an I/O buffer of `ioBytes` in a memory of at most `budget` bytes
+ * (the maximum the host gave the memory); returns the buffer's address, or 0 if the budget
+ * cannot hold them. Call once.
  */
-export function init(ioBytes: u32): usize {
-  allocReset();
+export function init(ioBytes: u32, budget: u32): usize {
+  if (!allocReset(budget)) return 0;
   nodeInit();
   if (!tableInit(T4, S4, 4, 32, BITS4) || !tableInit(T6, S6, 6, 128, BITS6)) return 0;
   return allocFixed(ioBytes);

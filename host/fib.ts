@@ -35,7 +35,7 @@ interface Exports {
   memory: WebAssembly.Memory;
   abiVersion(): number;
   noRoute(): number;
-  init(ioBytes: number): number;
+  init(ioBytes: number, budget: number): number;
   set4(addr: number, len: number, nh: number): number;
   remove4(addr: number, len: number): number;
   set6(w0: number, w1: number, w2: number, w3: number, len: number, nh: number): number;
@@ -72,6 +72,8 @@ export class FirmwareError extends Error {
 }
 
 const PAGE = 65536;
+/** Node refs address 1 GiB. */
+const MAX_PAGES = 16384;
 
 export class Fib {
   private io: number;
@@ -79,9 +81,9 @@ export class Fib {
   private u32: Uint32Array;
   private u8: Uint8Array;
 
-  private constructor(private readonly x: Exports, private readonly memory: WebAssembly.Memory, ioBytes: number) {
+  private constructor(private readonly x: Exports, private readonly memory: WebAssembly.Memory, ioBytes: number, budget: number) {
     this.ioBytes = ioBytes;
-    this.io = x.init(ioBytes);
+    this.io = x.init(ioBytes, budget);
     if (this.io === 0) throw new FirmwareError("the memory budget cannot hold the empty tables");
     this.u32 = new Uint32Array(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
@@ -92,12 +94,13 @@ export class Fib {
     const memoryMiB = options.memoryMiB ?? 16;
     const ioBytes = options.ioBytes ?? 1 << 20;
     const maximum = Math.floor((memoryMiB * 1024 * 1024) / PAGE);
+    if (maximum < 1 || maximum > MAX_PAGES) throw new FirmwareError(`memory budget ${memoryMiB} MiB out of range (1 MiB .. 1 GiB)`);
     let memory: WebAssembly.Memory;
     let x: Exports;
     try {
       memory = new WebAssembly.Memory({ initial: 1, maximum });
-      const module = new WebAssembly.Module(image);
-      x = instantiateSync<Exports>(module, {
+      const module = new WebAssembly.Module(image as Uint8Array<ArrayBuffer>);
+      x = instantiateSync<Record<string, unknown>>(module, {
         env: {
           memory,
           abort(_msg: number, _file: number, line: number, col: number) {
@@ -115,7 +118,7 @@ export class Fib {
       throw new FirmwareError(`firmware speaks ABI ${x.abiVersion()}, this host speaks ${ABI_VERSION}`);
     }
     if (x.noRoute() !== NO_ROUTE) throw new FirmwareError("firmware disagrees on the no-route value");
-    return new Fib(x, memory, ioBytes);
+    return new Fib(x, memory, ioBytes, maximum * PAGE);
   }
 
   private views(): void {

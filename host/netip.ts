@@ -68,6 +68,29 @@ export class Addr {
     return i === 0 ? this.w0 : i === 1 ? this.w1 : i === 2 ? this.w2 : this.w3;
   }
 
+  /** The next address, or undefined after the last one (255.255.255.255, ffff:…:ffff). */
+  next(): Addr | undefined {
+    return this.step(1);
+  }
+
+  /** The previous address, or undefined before the first one (0.0.0.0, ::). */
+  prev(): Addr | undefined {
+    return this.step(-1);
+  }
+
+  private step(delta: 1 | -1): Addr | undefined {
+    const w = [this.w0, this.w1, this.w2, this.w3];
+    for (let i = this.family === 4 ? 0 : 3; i >= 0; i--) {
+      const v = w[i] + delta;
+      if (v >= 0 && v <= 0xffffffff) {
+        w[i] = v;
+        return this.family === 4 ? Addr.v4(w[0]) : Addr.v6(w[0], w[1], w[2], w[3]);
+      }
+      w[i] = delta > 0 ? 0 : 0xffffffff;
+    }
+    return undefined;
+  }
+
   equals(o: Addr): boolean {
     return this.family === o.family && this.w0 === o.w0 && this.w1 === o.w1 && this.w2 === o.w2 && this.w3 === o.w3;
   }

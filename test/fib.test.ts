@@ -1,0 +1,152 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Fib, FirmwareError, NO_ROUTE } from "../host/fib.ts";
+import { firmwareImage } from "../host/firmware.ts";
+import { tableDigest } from "../host/digest.ts";
+import { generateRoutes } from "../host/generate.ts";
+import { Addr, Prefix } from "../host/netip.ts";
+import { ReferenceTable } from "../host/reference.ts";
+import { newFib } from "./support.ts";
+
+const P = Prefix.mustParse;
+const A = Addr.mustParse;
+
+test("longest prefix wins, and removal falls back to the covering route", () => {
+  const fib = newFib();
+  assert.is(fib.set(P("0.0.0.0/0"), 1), "ok");
+  assert.is(fib.set(P("10.0.0.0/8"), 2), "ok");
+  assert.is(fib.set(P("10.1.0.0/16"), 3), "ok");
+  assert.is(fib.set(P("10.1.2.0/24"), 4), "ok");
+  assert.is(fib.set(P("10.1.2.3/32"), 5), "ok");
+  assert.is(fib.lookup(A("10.1.2.3")), 5);
+  assert.is(fib.lookup(A("10.1.2.4")), 4);
+  assert.is(fib.lookup(A("10.1.3.0")), 3);
+  assert.is(fib.lookup(A("10.2.0.0")), 2);
+  assert.is(fib.lookup(A("11.0.0.0")), 1);
+  assert.is(fib.remove(P("10.1.2.0/24")), "ok");
+  assert.is(fib.lookup(A("10.1.2.4")), 3);
+  assert.is(fib.lookup(A("10.1.2.3")), 5);
+  assert.is(fib.remove(P("0.0.0.0/0")), "ok");
+  assert.is(fib.lookup(A("11.0.0.0")), undefined);
+  assert.is(fib.count(4), 3);
+});
+
+test("replace, get, not-found and invalid", () => {
+  const fib = newFib();
+  assert.is(fib.set(P("192.0.2.0/24"), 7), "ok");
+  assert.is(fib.set(P("192.0.2.0/24"), 8), "ok");
+  assert.is(fib.get(P("192.0.2.0/24")), 8);
+  assert.is(fib.count(4), 1);
+  assert.is(fib.remove(P("192.0.2.0/25")), "not-found");
+  assert.is(fib.remove(P("198.51.100.0/24")), "not-found");
+  assert.is(fib.get(P("192.0.2.0/25")), undefined);
+  assert.is(fib.set(P("192.0.2.0/24"), NO_ROUTE), "invalid");
+  assert.is(fib.set(P("192.0.2.0/24"), -1), "invalid");
+  assert.is(fib.set(P("192.0.2.0/24"), 1.5), "invalid");
+  assert.is(fib.get(P("192.0.2.0/24")), 8);
+});
+
+test("next-hop ids use all 24 bits", () => {
+  const fib = newFib();
+  fib.set(P("10.0.0.0/8"), 0xfffffe);
+  fib.set(P("2001:db8::/32"), 0x100000);
+  assert.is(fib.lookup(A("10.9.9.9")), 0xfffffe);
+  assert.is(fib.lookup(A("2001:db8::1")), 0x100000);
+});
+
+test("IPv6: /0, /64, /128 and the word boundaries", () => {
+  const fib = newFib();
+  fib.set(P("::/0"), 1);
+  fib.set(P("2001:db8::/32"), 2);
+  fib.set(P("2001:db8:0:1::/64"), 3);
+  fib.set(P("2001:db8:0:1::/65"), 4);
+  fib.set(P("2001:db8:0:1::1/128"), 5);
+  assert.is(fib.lookup(A("2001:db8:0:1::1")), 5);
+  assert.is(fib.lookup(A("2001:db8:0:1::2")), 4);
+  assert.is(fib.lookup(A("2001:db8:0:1:8000::")), 3);
+  assert.is(fib.lookup(A("2001:db8:0:2::")), 2);
+  assert.is(fib.lookup(A("3000::")), 1);
+  assert.is(fib.count(6), 5);
+  assert.is(fib.count(4), 0);
+});
+
+test("batch lookups and batch updates agree with single calls", () => {
+  const fib = newFib();
+  const routes = generateRoutes({ family: 4, routes: 5000, seed: 9 });
+  const statuses = fib.apply(routes.map((r, i) => ({ prefix: r.prefix, nh: i })));
+  assert.ok(statuses.every((s) => s === "ok"));
+  const addrs = new Uint32Array(routes.map((r) => r.prefix.last().w0));
+  const out = new Uint32Array(addrs.length);
+  fib.lookupBatch(4, addrs, out);
+  for (let i = 0; i < addrs.length; i++) assert.is(out[i], fib.lookup4(addrs[i]));
+  const removed = fib.apply(routes.slice(0, 100).map((r) => ({ prefix: r.prefix })));
+  assert.ok(removed.every((s) => s === "ok"));
+  assert.is(fib.count(4), 4900);
+  assert.equal(fib.apply([{ prefix: routes[0].prefix }]), ["not-found"]);
+});
+
+test("the digest is the host's digest of the same routes, whatever the order", () => {
+  const a = newFib();
+  const b = newFib();
+  const routes = [...generateRoutes({ family: 4, routes: 3000, seed: 2 }), ...generateRoutes({ family: 6, routes: 3000, seed: 2 })];
+  routes.forEach((r, i) => a.set(r.prefix, i % 50));
+  [...routes.keys()].reverse().forEach((i) => b.set(routes[i].prefix, i % 50));
+  for (const family of [4, 6] as const) {
+    assert.is(a.digest(family), b.digest(family));
+    const expected = tableDigest(routes.map((r, i) => [r.prefix, i % 50] as const).filter(([p]) => p.family === family));
+    assert.is(a.digest(family), expected);
+  }
+  a.set(routes[0].prefix, 49 - (0 % 50));
+  assert.is.not(a.digest(4), b.digest(4));
+});
+
+test("routes come back in prefix order, shorter first at the same address", () => {
+  const fib = newFib();
+  for (const [p, nh] of [["10.0.0.0/16", 3], ["10.0.0.0/8", 2], ["0.0.0.0/0", 1], ["9.255.255.255/32", 4], ["10.0.0.0/24", 5]] as const) fib.set(P(p), nh);
+  assert.equal([...fib.routes(4)].map(([p, nh]) => `${p}=${nh}`), ["0.0.0.0/0=1", "9.255.255.255/32=4", "10.0.0.0/8=2", "10.0.0.0/16=3", "10.0.0.0/24=5"]);
+});
+
+test("a table that outgrows the card is refused route by route, and keeps answering", () => {
+  const fib = newFib({ memoryMiB: 2, ioBytes: 64 * 1024 });
+  const routes = generateRoutes({ family: 4, routes: 200000, seed: 5 });
+  const statuses = fib.apply(routes.map((r, i) => ({ prefix: r.prefix, nh: i % 1000 })));
+  const full = statuses.filter((s) => s === "full").length;
+  assert.ok(full > 0, "some routes must not fit in 2 MiB");
+  assert.ok(statuses.every((s) => s === "ok" || s === "full"));
+  assert.is(fib.refused(4), full);
+  const golden = new ReferenceTable();
+  routes.forEach((r, i) => statuses[i] === "ok" && golden.set(r.prefix, i % 1000));
+  assert.is(fib.count(4), golden.count(4));
+  assert.is(fib.digest(4), tableDigest(golden.routes(4)));
+  for (const r of routes.slice(0, 20000)) {
+    for (const a of [r.prefix.first(), r.prefix.last()]) assert.is(fib.lookup(a), golden.lookup(a), String(a));
+  }
+  // Freeing room lets refused routes in again.
+  const accepted = routes.filter((_, i) => statuses[i] === "ok").slice(0, 20000);
+  for (const r of accepted) assert.is(fib.remove(r.prefix), "ok");
+  const refused = routes.filter((_, i) => statuses[i] === "full").slice(0, 100);
+  for (const r of refused) assert.is(fib.set(r.prefix, 1), "ok");
+});
+
+test("images that are not firmware are refused with a reason", () => {
+  assert.throws(() => Fib.fromImage(new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof FirmwareError && /not a usable firmware image/.test((e as Error).message));
+  const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+  assert.throws(() => Fib.fromImage(empty), (e: unknown) => e instanceof FirmwareError && /lacks exports: abiVersion/.test((e as Error).message));
+  assert.throws(() => Fib.fromImage(firmwareImage(), { memoryMiB: 1 }), (e: unknown) => e instanceof FirmwareError && /cannot hold/.test((e as Error).message));
+});
+
+test("clear empties a family and frees its nodes", () => {
+  const fib = newFib();
+  const routes = generateRoutes({ family: 6, routes: 20000, seed: 4 });
+  const before = fib.memoryUsed(6);
+  routes.forEach((r) => fib.set(r.prefix, 1));
+  fib.set(P("10.0.0.0/8"), 1);
+  fib.clear(6);
+  assert.is(fib.count(6), 0);
+  assert.is(fib.nodes(6), 0);
+  assert.is(fib.memoryUsed(6), before);
+  assert.is(fib.digest(6), 0n);
+  assert.is(fib.lookup(A("10.1.1.1")), 1);
+});
+
+test.run();
