@@ -1,0 +1,97 @@
+// The fibcast command as a user runs it: the bundled CLI in a child process.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const cli = fileURLToPath(new URL("../bin/fibcast.mjs", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "fibcast-cli-"));
+
+function fibcast(args: string[], input = "") {
+  const r = spawnSync(process.execPath, [cli, ...args], { input, encoding: "utf8", maxBuffer: 1 << 28 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const routes = join(dir, "t.routes");
+writeFileSync(routes, ["# test table", "10.0.0.0/8 192.0.2.1", "10.1.0.0/16 core-a", "2001:db8::/32 2001:DB8::1", "0.0.0.0/0 upstream   # default"].join("\n") + "\n");
+
+test("lookup answers in input order with next hops as written", () => {
+  const r = fibcast(["lookup", "--routes", routes, "-q"], "10.1.2.3\n10.2.0.0\n11.0.0.1\n2001:db8::5\n2001:db9::\n");
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, "10.1.2.3 core-a\n10.2.0.0 192.0.2.1\n11.0.0.1 upstream\n2001:db8::5 2001:DB8::1\n2001:db9:: -\n");
+});
+
+test("a malformed address prints !error, its reason on stderr, and the run goes on", () => {
+  const r = fibcast(["lookup", "--routes", routes, "-q"], "10.1.2.3\n1.2.3\n::g\n10.0.0.1");
+  assert.is(r.code, 1);
+  assert.is(r.stdout, "10.1.2.3 core-a\n1.2.3 !error\n::g !error\n10.0.0.1 192.0.2.1\n");
+  assert.match(r.stderr, 'line 2: "1.2.3": IPv4 address too short');
+  assert.match(r.stderr, 'line 3: "::g": unexpected character "g"');
+});
+
+test("a large input streams through in order", () => {
+  const n = 200000;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(i % 2 ? `10.1.${(i >> 8) & 255}.${i & 255}` : `2001:db8::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`);
+  const r = fibcast(["lookup", "--routes", routes, "-q"], lines.join("\n") + "\n");
+  assert.is(r.code, 0);
+  const out = r.stdout.split("\n");
+  assert.is(out.length, n + 1);
+  assert.is(out[1], `${lines[1]} core-a`);
+  assert.is(out[n - 2], `${lines[n - 2]} 2001:DB8::1`);
+});
+
+test("a bad route file fails with file:line: reason", () => {
+  const bad = join(dir, "bad.routes");
+  writeFileSync(bad, "10.0.0.0/8 a\n10.0.0.0/33 b\n");
+  const r = fibcast(["lookup", "--routes", bad], "10.0.0.1\n");
+  assert.is(r.code, 1);
+  assert.match(r.stderr, `${bad}:2: bad prefix "10.0.0.0/33": prefix length out of range 0..32`);
+  assert.is(r.stdout, "");
+});
+
+test("bad usage exits 2 with help; --help exits 0", () => {
+  assert.is(fibcast(["nonsense"]).code, 2);
+  const missing = fibcast(["lookup"]);
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, "lookup needs --routes FILE");
+  const unknown = fibcast(["lookup", "--routes", routes, "--frobnicate"]);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, "--frobnicate");
+  const help = fibcast(["lookup", "--help"]);
+  assert.is(help.code, 0);
+  assert.match(help.stdout, "fibcast lookup --routes FILE");
+  assert.match(fibcast(["--help"]).stdout, "commands:");
+  assert.is(fibcast(["demo", "--v4", "many"]).code, 2);
+});
+
+test("demo loads, checks against the golden table, churns and agrees", () => {
+  const r = fibcast(["demo", "--v4", "20000", "--v6", "5000", "-q"]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /IPv4\s+20000/);
+  assert.match(r.stdout, /IPv6\s+5000/);
+  assert.match(r.stdout, "digests equal the golden table's");
+});
+
+test("bench lookup prints the figures as JSON", () => {
+  const table = join(dir, "bench.routes");
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) lines.push(`${10 + (i >> 8)}.${i & 255}.0.0/16 nh${i % 7}`, `2001:db8:${i.toString(16)}::/48 nh${i % 5}`);
+  writeFileSync(table, lines.join("\n"));
+  const r = fibcast(["bench", "lookup", "--routes", table, "--quick", "--json", "-q"]);
+  assert.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.results.map((x: { family: number }) => x.family), [4, 6]);
+  for (const x of report.results) {
+    assert.is(x.routes, 3000);
+    assert.is(x.wrongAnswers, 0);
+    for (const key of ["buildMs", "lookupsPerSec", "singleLookupsPerSec", "updatesPerSec", "bytesPerRoute"]) assert.ok(x[key] > 0, key);
+    assert.is(x.peers[0].name, "longest-prefix-match");
+  }
+});
+
+test.run();

@@ -1,0 +1,102 @@
+// Property tests: the WASM FIB against the golden table on random tables with deep nesting,
+// default routes, host routes, and random insert / replace / delete sequences. After every
+// change, every address at a touched prefix's edges (first, last, one below, one above)
+// answers as the golden table does; at the end counts, digests, exact gets and the ordered
+// walk agree too.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { Addr, type Family, Prefix } from "../host/netip.ts";
+import { ReferenceTable } from "../host/reference.ts";
+import { tableDigest } from "../host/digest.ts";
+import { newFib } from "./support.ts";
+
+interface Op {
+  remove: boolean;
+  anchor: number;
+  len: number;
+  nh: number;
+}
+
+const word = fc.integer({ min: 0, max: 0xffffffff });
+// A few anchors, with the extremes of the address space among them; every prefix is an
+// anchor cut at some length, so prefixes nest deeply.
+const anchors4 = fc.array(word, { minLength: 1, maxLength: 4 }).map((ws) => [0, 0xffffffff, ...ws].map((w) => Addr.v4(w)));
+const anchors6 = fc
+  .array(fc.tuple(word, word, word, word), { minLength: 1, maxLength: 4 })
+  .map((ws) => [[0, 0, 0, 0], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], ...ws].map(([a, b, c, d]) => Addr.v6(a, b, c, d)));
+
+function ops(maxLen: number) {
+  return fc.array(
+    fc.record({
+      remove: fc.boolean(),
+      anchor: fc.nat(),
+      len: fc.oneof(fc.integer({ min: 0, max: maxLen }), fc.constantFrom(0, maxLen, maxLen - 1, 8, 16, 24, 32, 64)),
+      nh: fc.integer({ min: 0, max: 0xfffffe }),
+    }),
+    { minLength: 1, maxLength: 60 },
+  );
+}
+
+function edges(p: Prefix): Addr[] {
+  return [p.first(), p.last(), p.first().prev(), p.last().next()].filter((a): a is Addr => a !== undefined);
+}
+
+function run(family: Family, anchors: Addr[], sequence: Op[]): void {
+  const fib = newFib({ memoryMiB: 8, ioBytes: 64 * 1024 });
+  const golden = new ReferenceTable();
+  const touched: Prefix[] = [];
+  for (const op of sequence) {
+    const a = anchors[op.anchor % anchors.length];
+    const len = Math.min(op.len, a.bitLen);
+    const p = Prefix.from(a, len) as Prefix;
+    touched.push(p);
+    if (op.remove) {
+      const had = golden.remove(p);
+      assert.is(fib.remove(p), had ? "ok" : "not-found", `remove ${p}`);
+    } else {
+      golden.set(p, op.nh);
+      assert.is(fib.set(p, op.nh), "ok", `set ${p}`);
+    }
+    for (const addr of edges(p)) assert.is(fib.lookup(addr), golden.lookup(addr), `after ${op.remove ? "remove" : "set"} ${p}: lookup ${addr}`);
+  }
+  for (const p of touched) {
+    assert.is(fib.get(p), golden.get(p), `get ${p}`);
+    for (const addr of edges(p)) assert.is(fib.lookup(addr), golden.lookup(addr), `lookup ${addr}`);
+  }
+  assert.is(fib.count(family), golden.count(family));
+  const walked = [...fib.routes(family)].map(([p, nh]) => `${p}=${nh}`);
+  const expected = golden.routes(family);
+  assert.equal(walked, expected.map(([p, nh]) => `${p}=${nh}`));
+  assert.is(fib.digest(family), tableDigest(expected));
+  // Removing everything leaves an empty table with no nodes.
+  for (const [p] of expected) assert.is(fib.remove(p), "ok");
+  assert.is(fib.count(family), 0);
+  assert.is(fib.nodes(family), 0);
+  assert.is(fib.digest(family), 0n);
+}
+
+test("IPv4: random nested tables and change sequences agree with the golden table", () => {
+  fc.assert(fc.property(anchors4, ops(32), (anchors, sequence) => run(4, anchors, sequence)), { numRuns: 300 });
+});
+
+test("IPv6: random nested tables and change sequences agree with the golden table", () => {
+  fc.assert(fc.property(anchors6, ops(128), (anchors, sequence) => run(6, anchors, sequence)), { numRuns: 300 });
+});
+
+test("batch lookups answer as single lookups on random tables", () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(word, fc.integer({ min: 0, max: 32 })), { maxLength: 200 }), fc.array(word, { maxLength: 500 }), (routes, addrs) => {
+      const fib = newFib({ memoryMiB: 8, ioBytes: 64 * 1024 });
+      routes.forEach(([w, len], i) => fib.set(Prefix.from(Addr.v4(w), len) as Prefix, i));
+      const input = new Uint32Array(addrs);
+      const out = new Uint32Array(addrs.length);
+      fib.lookupBatch(4, input, out);
+      addrs.forEach((a, i) => assert.is(out[i], fib.lookup4(a)));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test.run();
