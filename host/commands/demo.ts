@@ -13,6 +13,7 @@ import { readRouteFile, type Route } from "../routefile.ts";
 import { Random } from "../random.ts";
 import { addressBatch, batchAddress } from "../traffic.ts";
 import { FailedError, type Context } from "../cli-support.ts";
+import { measureRate } from "../../bench/stats.ts";
 
 export interface DemoArgs {
   routes?: string;
@@ -54,11 +55,9 @@ export async function demoCommand(ctx: Context, args: DemoArgs): Promise<number>
     const prefixes = routes.filter((r) => r.prefix.family === family).map((r) => r.prefix);
     if (prefixes.length === 0) continue;
     const n = 1 << 20;
-    const addrs = addressBatch(prefixes, family, n, "route", args.seed);
+    const addrs = addressBatch(prefixes, family, n, "space", args.seed);
     const out = new Uint32Array(n);
-    t = performance.now();
-    fib.lookupBatch(family, addrs, out);
-    const rate = n / ((performance.now() - t) / 1000);
+    const rate = measureRate(n, 5, () => fib.lookupBatch(family, addrs, out)).median;
     const checked = 100000;
     let bad = 0;
     for (let i = 0; i < checked; i++) {
