@@ -7,8 +7,8 @@ import { NONE, NH_MASK, FULL, ADDR_MASK } from "./node";
 
 /** Direct bits of the IPv4 table: most addresses resolve here; a /24 is a leaf of an 18-bit node. */
 export const BITS4: u32 = 18;
-/** Direct bits of the IPv6 table: nodes at 10, 16, … 58 in the high word, 64 … 124 in the low. */
-export const BITS6: u32 = 10;
+/** Direct bits of the IPv6 table: nodes at 16, 22, … 58 in the high word, 64 … 124 in the low. */
+export const BITS6: u32 = 16;
 
 /** The answer of node block `p`, whose leaves start at `leaves`, for the leaf slot `bit`. */
 @inline function leafAnswer(p: usize, leaves: usize, bit: u64): u32 {

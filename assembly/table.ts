@@ -6,8 +6,8 @@
 //
 // Prefixes are handled as 128 bits left-aligned in (hi, lo): an IPv4 prefix sits in the top
 // 32 bits of hi. Nodes sit at offsets bits + 6k, and the direct bits are chosen so that no
-// node's six bits straddle hi and lo (IPv4, 18 bits: nodes at 18, 24, 30; IPv6, 10 bits:
-// 10, 16, … 58 in hi, then 64, … 124 in lo).
+// node's six bits straddle hi and lo (IPv4, 18 bits: nodes at 18, 24, 30; IPv6, 16 bits:
+// 16, 22, … 58 in hi, then 64, … 124 in lo).
 //
 // Direct entries (4 bytes): bit 31 (LEAF) set: the answer, next hop in the low 24 bits;
 // otherwise a node ref (node.ts).
@@ -161,7 +161,7 @@ function setShort(t: Table, hi: u64, len: u32, nh: u32): u32 {
 }
 
 // The path from the direct table down to the node being changed: the address of each
-// node's ref, and the slot taken below it. 20 levels cover IPv6 from 10 bits.
+// node's ref, and the slot taken below it. 19 levels cover IPv6 from 16 bits.
 const PATH_REF: usize = memory.data(24 * 4);
 const PATH_SLOT: usize = memory.data(24 * 4);
 
