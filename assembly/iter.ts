@@ -8,7 +8,8 @@
 
 import { Table, LEAF } from "./table";
 import { ShortRoutes, shortGet } from "./short";
-import { NONE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
+import { NONE, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
+import { singleNh, singlePrefixHi, singlePrefixLo, singleRel } from "./single";
 
 /** iterNext's answer when the table changed since iterBegin. */
 export const STALE: i32 = -1;
@@ -100,6 +101,12 @@ export function iterNext(out: usize, max: u32): i32 {
     const off = load<u32>(F_OFF + (f << 2));
     const hi = load<u64>(F_HI + (f << 3));
     const lo = load<u64>(F_LO + (f << 3));
+    if (ref & SINGLE) {
+      out = emit(out, singlePrefixHi(ref, hi, off), singlePrefixLo(ref, lo, off), off + singleRel(ref), singleNh(ref));
+      n++;
+      store<u32>(F_SLOT + (f << 2), 64);
+      continue;
+    }
     const rel = load<u32>(F_REL + (f << 2));
     if (rel <= 6) {
       store<u32>(F_REL + (f << 2), rel + 1);

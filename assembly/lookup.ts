@@ -1,9 +1,10 @@
 // Longest-prefix match: the hot path. One load in the direct table; per level one node
-// header and one child ref; at the end one leaf. No allocation, no bounds checks beyond
-// the engine's guard pages.
+// header and one child ref; at the end one leaf, or one compare in a single-route node.
+// No allocation, no bounds checks beyond the engine's guard pages.
 
 import { LEAF } from "./table";
-import { NONE, NH_MASK, FULL, ADDR_MASK } from "./node";
+import { NONE, NH_MASK, FULL, SINGLE, ADDR_MASK } from "./node";
+import { bitsFrom, singleAnswer } from "./single";
 
 /** Direct bits of the IPv4 table: most addresses resolve here; a /24 is a leaf of an 18-bit node. */
 export const BITS4: u32 = 18;
@@ -22,6 +23,7 @@ export const BITS6: u32 = 16;
   if (ref & LEAF) return ref & NH_MASK;
   let key = addr << BITS4;
   while (true) {
+    if (ref & SINGLE) return singleAnswer(ref, <u64>key << 32);
     const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 26);
     let leaves = p + 12;
@@ -45,6 +47,7 @@ export const BITS6: u32 = 16;
   let key = hi << BITS6;
   let o = BITS6;
   while (true) {
+    if (ref & SINGLE) return singleAnswer(ref, bitsFrom(hi, lo, o));
     const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 58);
     let leaves = p + 12;

@@ -10,7 +10,8 @@
 // so a change above a node rewrites one word of it, never its leaves.
 //
 // A node is referenced by a 4-byte ref: its block address, bit 30 (FULL) set when the node
-// has children. Each node is one block, in one of two layouts:
+// has children, bit 29 (SINGLE) when it is a single-route node (single.ts: a subtree that
+// holds one route, in 16 bytes). Other nodes are one block each, in one of two layouts:
 //
 //   leaf-only (no children)              full
 //   0  leafvec  u64                      0   leafvec  u64
@@ -33,7 +34,12 @@ export const NONE: u32 = 0xffffff;
 @inline export const NH_MASK: u32 = 0xffffff;
 /** Ref flag: the node has children (full layout). */
 @inline export const FULL: u32 = 0x40000000;
-@inline export const ADDR_MASK: u32 = 0x3fffffff;
+/** Ref flag: a single-route node (single.ts). */
+@inline export const SINGLE: u32 = 0x20000000;
+/** Refs address 512 MiB. */
+@inline export const ADDR_MASK: u32 = 0x1fffffff;
+/** Bytes of a single-route node. */
+@inline export const SINGLE_BYTES: u32 = 16;
 
 @inline export function load24(p: usize): u32 { return load<u32>(p) & NH_MASK; }
 @inline export function store24(p: usize, v: u32): void {
@@ -78,12 +84,14 @@ export const NONE: u32 = 0xffffff;
 
 /** Size in bytes of a node's block. */
 export function blockSizeOf(ref: u32): u32 {
+  if (ref & SINGLE) return SINGLE_BYTES;
   const map = mapOf(ref);
   return roundBlock(<u32>(map - addrOf(ref)) + 16 + 3 * mapRoutes(map));
 }
 
 /** Bytes of a node's block that lookups read: header, child refs, leaves. */
 export function lookupBytesOf(ref: u32): u32 {
+  if (ref & SINGLE) return SINGLE_BYTES;
   return <u32>(mapOf(ref) - addrOf(ref));
 }
 

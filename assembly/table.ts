@@ -20,8 +20,9 @@
 import { allocFixed, free } from "./alloc";
 import { routeHash } from "./digest";
 import { ShortRoutes, shortInit, shortGet, shortPut, shortBest, shortClear, shortBytes } from "./short";
+import { bitsFrom, singleFits, singleIs, singleKey, singleMake, singleNew, singleNh, singleRel, singleSetNh } from "./single";
 import {
-  NONE, FULL, addrOf, vectorOf, defaultOf, setDefaultField, childRefAddr, nodeBest, mapOf, mapGet, mapRoutes,
+  NONE, SINGLE, SINGLE_BYTES, addrOf, vectorOf, defaultOf, setDefaultField, childRefAddr, nodeBest, mapOf, mapGet, mapRoutes,
   imgLoad, imgEmpty, imgRoute, imgSetRoute, imgRemoveRoute, imgSetChild, imgRemoveChild,
   imgEmit, emitToNew, emitCommit, freeSubtree, blockSizeOf, lookupBytesOf, routeIndex,
 } from "./node";
@@ -165,23 +166,6 @@ function setShort(t: Table, hi: u64, len: u32, nh: u32): u32 {
 const PATH_REF: usize = memory.data(24 * 4);
 const PATH_SLOT: usize = memory.data(24 * 4);
 
-// Blocks taken for a change not yet linked in, returned if a later allocation fails.
-const PENDING_REF: usize = memory.data(24 * 4);
-let pending: u32 = 0;
-
-function holdPending(ref: u32): void {
-  store<u32>(PENDING_REF + (<usize>pending << 2), ref);
-  pending++;
-}
-
-function pendingRelease(): void {
-  for (let i: u32 = 0; i < pending; i++) {
-    const ref = load<u32>(PENDING_REF + (<usize>i << 2));
-    free(addrOf(ref), blockSizeOf(ref));
-  }
-  pending = 0;
-}
-
 @inline function targetOffset(bits: u32, len: u32): u32 {
   return bits + 6 * ((len - bits - 1) / 6);
 }
@@ -189,21 +173,45 @@ function pendingRelease(): void {
 function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
   const bits = t.bits;
   const target = targetOffset(bits, len);
-  const idx = routeIndex(len - target, slotAt(hi, lo, target));
   let refAddr = t.dir + (<usize>(hi >> (64 - bits)) << 2);
-  const d = load<u32>(refAddr);
-  if (d & LEAF) return nh == NONE ? NOT_FOUND : growPath(t, 0, bits, d & NONE, hi, lo, len, idx, nh);
-
-  // Walk down the existing nodes towards the target.
+  let ref = load<u32>(refAddr);
+  if (ref & LEAF) {
+    if (nh == NONE) return NOT_FOUND;
+    const made = newSubtree(hi, lo, len, bits, nh, ref & NONE);
+    if (made == 0) return FULL_TABLE;
+    store<u32>(refAddr, made);
+    account(t, hi, lo, len, NONE, nh);
+    return OK;
+  }
   let depth: u32 = 0;
   let o = bits;
-  let ref = d;
-  while (o < target) {
+  while (true) {
+    if (ref & SINGLE) {
+      if (singleIs(ref, bitsFrom(hi, lo, o), len - o)) {
+        const old = singleNh(ref);
+        if (old == nh) return OK;
+        if (nh != NONE) singleSetNh(ref, nh);
+        else {
+          store<u32>(refAddr, EMPTY);
+          collapse(t, refAddr, depth);
+          free(addrOf(ref), SINGLE_BYTES);
+        }
+        account(t, hi, lo, len, old, nh);
+        return OK;
+      }
+      if (nh == NONE) return NOT_FOUND;
+      // Another route joins this subtree: it becomes a regular node holding the single's route.
+      const expanded = expandSingle(ref);
+      if (expanded == 0) return FULL_TABLE;
+      store<u32>(refAddr, expanded);
+      free(addrOf(ref), SINGLE_BYTES);
+      ref = expanded;
+    }
+    if (o == target) return changeNode(t, refAddr, depth, o, hi, lo, len, nh);
     const s = slotAt(hi, lo, o);
     if (((vectorOf(ref) >> s) & 1) == 0) {
       if (nh == NONE) return NOT_FOUND;
-      const own = nodeBest(ref, s);
-      return growPath(t, refAddr, o + 6, own != NONE ? own : defaultOf(ref), hi, lo, len, idx, nh);
+      return growAt(t, refAddr, s, o, hi, lo, len, nh);
     }
     store<u32>(PATH_REF + (<usize>depth << 2), <u32>refAddr);
     store<u32>(PATH_SLOT + (<usize>depth << 2), s);
@@ -212,11 +220,53 @@ function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
     ref = load<u32>(refAddr);
     o += 6;
   }
-  return changeNode(t, refAddr, depth, hi, lo, len, idx, nh);
+  return OK;
 }
 
-/** Sets or removes route `idx` in the existing node whose ref is at `refAddr`. */
-function changeNode(t: Table, refAddr: usize, depth: u32, hi: u64, lo: u64, len: u32, idx: u32, nh: u32): u32 {
+/** A ref marking a subtree emptied during a removal, until collapse() takes it out. */
+@inline const EMPTY: u32 = 0;
+
+/**
+ * A new subtree at offset o holding only the route hi:lo/len: a single-route node, below a
+ * chain of pass-through nodes when the route is more than 64 bits deeper than o. 0 if out
+ * of memory (nothing is left allocated).
+ */
+function newSubtree(hi: u64, lo: u64, len: u32, o: u32, nh: u32, dflt: u32): u32 {
+  if (singleFits(len, o)) return singleNew(hi, lo, len, o, nh, dflt);
+  const child = newSubtree(hi, lo, len, o + 6, nh, dflt);
+  if (child == 0) return 0;
+  imgEmpty(dflt);
+  imgSetChild(slotAt(hi, lo, o), child);
+  imgEmit();
+  const ref = emitToNew();
+  if (ref == 0) freeSubtree(child);
+  return ref;
+}
+
+/** The regular node equivalent to a single-route node (the route as its own, or below one slot); 0 if out of memory. */
+function expandSingle(single: u32): u32 {
+  const key = singleKey(single);
+  const rel = singleRel(single);
+  const dflt = defaultOf(single);
+  const slot = <u32>(key >> 58);
+  imgEmpty(dflt);
+  let child: u32 = 0;
+  if (rel <= 6) {
+    imgSetRoute(routeIndex(rel, slot), singleNh(single));
+  } else {
+    child = singleMake(key << 6, rel - 6, singleNh(single), dflt);
+    if (child == 0) return 0;
+    imgSetChild(slot, child);
+  }
+  imgEmit();
+  const ref = emitToNew();
+  if (ref == 0 && child != 0) free(addrOf(child), SINGLE_BYTES);
+  return ref;
+}
+
+/** Sets or removes the route hi:lo/len in the regular node at offset o whose ref is at `refAddr`. */
+function changeNode(t: Table, refAddr: usize, depth: u32, o: u32, hi: u64, lo: u64, len: u32, nh: u32): u32 {
+  const idx = routeIndex(len - o, slotAt(hi, lo, o));
   imgLoad(load<u32>(refAddr));
   const old = imgRoute(idx);
   if (old == nh) return nh == NONE ? NOT_FOUND : OK;
@@ -227,71 +277,80 @@ function changeNode(t: Table, refAddr: usize, depth: u32, hi: u64, lo: u64, len:
   const span: u32 = 64 >> rel;
   refreshChildDefaults(load<u32>(refAddr), (idx - (1 << rel)) * span, span);
   account(t, hi, lo, len, old, nh);
-  if (nh == NONE) pruneEmpty(refAddr, depth);
+  if (nh == NONE) collapse(t, refAddr, depth);
   return OK;
 }
 
-/**
- * Removes nodes left with neither routes nor children, from the one at `refAddr` upwards.
- * Removing a child only shrinks its parent's block, which is rewritten in place: pruning
- * never needs memory.
- */
-function pruneEmpty(refAddr: usize, depth: u32): void {
-  while (true) {
-    const ref = load<u32>(refAddr);
-    if ((ref & FULL) != 0 || mapRoutes(mapOf(ref)) != 0) return;
-    if (depth == 0) {
-      store<u32>(refAddr, LEAF | defaultOf(ref));
-      freeSubtree(ref);
-      return;
-    }
-    depth--;
-    const parentAddr = <usize>load<u32>(PATH_REF + (<usize>depth << 2));
-    imgLoad(load<u32>(parentAddr));
-    imgRemoveChild(load<u32>(PATH_SLOT + (<usize>depth << 2)));
-    imgEmit();
-    emitCommit(parentAddr);
-    freeSubtree(ref);
-    refAddr = parentAddr;
-  }
-}
-
-/**
- * Adds a route whose node does not exist yet: builds the new nodes from the target offset
- * up to offset `top`, then links the topmost in below the node whose ref is at `parentAddr`
- * (or into the direct table when parentAddr is 0). `dflt` is the answer the new nodes
- * inherit. All memory is taken before anything is linked.
- */
-function growPath(
-  t: Table, parentAddr: usize, top: u32, dflt: u32, hi: u64, lo: u64, len: u32, idx: u32, nh: u32,
-): u32 {
-  const target = targetOffset(t.bits, len);
-  pending = 0;
-  imgEmpty(dflt);
-  imgSetRoute(idx, nh);
+/** Links a new subtree for hi:lo/len into empty slot s of the regular node at offset o whose ref is at `refAddr`. */
+function growAt(t: Table, refAddr: usize, s: u32, o: u32, hi: u64, lo: u64, len: u32, nh: u32): u32 {
+  const ref = load<u32>(refAddr);
+  const own = nodeBest(ref, s);
+  const child = newSubtree(hi, lo, len, o + 6, nh, own != NONE ? own : defaultOf(ref));
+  if (child == 0) return FULL_TABLE;
+  imgLoad(ref);
+  imgSetChild(s, child);
   imgEmit();
-  let ref = emitToNew();
-  if (ref == 0) return FULL_TABLE;
-  holdPending(ref);
-  for (let at = target; at > top; at -= 6) {
-    imgEmpty(dflt);
-    imgSetChild(slotAt(hi, lo, at - 6), ref);
-    imgEmit();
-    ref = emitToNew();
-    if (ref == 0) { pendingRelease(); return FULL_TABLE; }
-    holdPending(ref);
+  if (!emitCommit(refAddr)) {
+    freeSubtree(child);
+    return FULL_TABLE;
   }
-  if (parentAddr == 0) {
-    store<u32>(t.dir + (<usize>(hi >> (64 - t.bits)) << 2), ref);
-  } else {
-    imgLoad(load<u32>(parentAddr));
-    imgSetChild(slotAt(hi, lo, top - 6), ref);
-    imgEmit();
-    if (!emitCommit(parentAddr)) { pendingRelease(); return FULL_TABLE; }
-  }
-  pending = 0;
   account(t, hi, lo, len, NONE, nh);
   return OK;
+}
+
+/**
+ * After a removal, shrinks the subtree from the node whose ref is at `refAddr` (`depth`
+ * levels below the direct table) upwards: an EMPTY ref or a node with neither routes
+ * nor children is taken out of its parent; a node left with one route and no children, or
+ * with one single-route child and no routes, becomes a single-route node. Each step only
+ * shrinks blocks in place or takes 16 bytes for a single-route node (skipped if memory is
+ * short): removals never fail for lack of memory.
+ */
+function collapse(t: Table, refAddr: usize, depth: u32): void {
+  while (true) {
+    const ref = load<u32>(refAddr);
+    let replacement: u32 = EMPTY;
+    if (ref != EMPTY) {
+      if (ref & SINGLE) return;
+      replacement = ref;
+      const v = vectorOf(ref);
+      const map = mapOf(ref);
+      const routes = mapRoutes(map);
+      if (v == 0 && routes == 0) {
+        replacement = EMPTY;
+      } else if (v == 0 && routes == 1) {
+        const lo64 = load<u64>(map);
+        const idx = lo64 != 0 ? <u32>ctz(lo64) : 64 + <u32>ctz(load<u64>(map, 8));
+        const rel = 31 - clz(idx);
+        const key = <u64>((idx - (1 << rel)) << (6 - rel)) << 58;
+        const single = singleMake(key, rel, mapGet(map, idx), defaultOf(ref));
+        if (single != 0) replacement = single;
+      } else if (routes == 0 && popcnt(v) == 1) {
+        const s = <u32>ctz(v);
+        const child = load<u32>(childRefAddr(ref, s));
+        if ((child & SINGLE) != 0 && singleRel(child) <= 58) {
+          const single = singleMake((<u64>s << 58) | (singleKey(child) >> 6), singleRel(child) + 6, singleNh(child), defaultOf(ref));
+          if (single != 0) replacement = single;
+        }
+      }
+      if (replacement == ref) return;
+      freeSubtree(ref);
+    }
+    if (replacement != EMPTY) {
+      store<u32>(refAddr, replacement);
+    } else if (depth == 0) {
+      store<u32>(refAddr, LEAF | shortBest(shortOf(t), <u32>((refAddr - t.dir) >> 2)));
+    } else {
+      const parentAddr = <usize>load<u32>(PATH_REF + (<usize>(depth - 1) << 2));
+      imgLoad(load<u32>(parentAddr));
+      imgRemoveChild(load<u32>(PATH_SLOT + (<usize>(depth - 1) << 2)));
+      imgEmit();
+      emitCommit(parentAddr);
+    }
+    if (depth == 0) return;
+    depth--;
+    refAddr = <usize>load<u32>(PATH_REF + (<usize>depth << 2));
+  }
 }
 
 /** Next hop stored for exactly hi:lo/len, or NONE. */
@@ -304,12 +363,16 @@ export function tableGet(t: Table, hi: u64, lo: u64, len: u32): u32 {
   const target = targetOffset(bits, len);
   let ref = load<u32>(t.dir + (<usize>(hi >> (64 - bits)) << 2));
   if (ref & LEAF) return NONE;
-  for (let o = bits; o < target; o += 6) {
+  let o = bits;
+  while (true) {
+    if (ref & SINGLE) return singleIs(ref, bitsFrom(hi, lo, o), len - o) ? singleNh(ref) : NONE;
+    if (o == target) return mapGet(mapOf(ref), routeIndex(len - o, slotAt(hi, lo, o)));
     const s = slotAt(hi, lo, o);
     if (((vectorOf(ref) >> s) & 1) == 0) return NONE;
     ref = load<u32>(childRefAddr(ref, s));
+    o += 6;
   }
-  return mapGet(mapOf(ref), routeIndex(len - target, slotAt(hi, lo, target)));
+  return NONE;
 }
 
 // --- statistics ------------------------------------------------------------------------

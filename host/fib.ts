@@ -72,8 +72,8 @@ export class FirmwareError extends Error {
 }
 
 const PAGE = 65536;
-/** Node refs address 1 GiB. */
-const MAX_PAGES = 16384;
+/** Node refs address 512 MiB. */
+const MAX_PAGES = 8192;
 
 export class Fib {
   private io: number;
@@ -94,7 +94,7 @@ export class Fib {
     const memoryMiB = options.memoryMiB ?? 16;
     const ioBytes = options.ioBytes ?? 1 << 20;
     const maximum = Math.floor((memoryMiB * 1024 * 1024) / PAGE);
-    if (maximum < 1 || maximum > MAX_PAGES) throw new FirmwareError(`memory budget ${memoryMiB} MiB out of range (1 MiB .. 1 GiB)`);
+    if (maximum < 1 || maximum > MAX_PAGES) throw new FirmwareError(`memory budget ${memoryMiB} MiB out of range (1 MiB .. 512 MiB)`);
     let memory: WebAssembly.Memory;
     let x: Exports;
     try {
