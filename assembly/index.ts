@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, tableInit, tableSet, tableGet, tableClear, tableBytes, tableLookupBytes, tableNodes, OK } from "./table";
+import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK } from "./table";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
@@ -143,19 +143,12 @@ export function digest(family: u32): u64 {
   return tableOf(family).digest;
 }
 
-/** Bytes the family's table uses (direct and short tables, node records and blocks). */
-export function memoryUsed(family: u32): u32 {
-  return <u32>tableBytes(tableOf(family));
-}
-
-/** Bytes of the structure lookups read: direct table, node headers, child refs, leaves. */
-export function lookupMemory(family: u32): u32 {
-  return <u32>tableLookupBytes(tableOf(family));
-}
-
-/** Nodes below the direct table. */
-export function nodes(family: u32): u32 {
-  return tableNodes(tableOf(family));
+/**
+ * Writes the family's statistics at `out`, seven u32: bytes the table holds, bytes lookups
+ * read, full nodes, leaf-only nodes, single-route nodes, leaves, routes. Walks the table.
+ */
+export function stats(family: u32, out: usize): void {
+  tableStats(tableOf(family), out);
 }
 
 /** Bytes allocated from linear memory in all (tables, buffers). */
@@ -176,3 +169,4 @@ export function iterBegin(family: u32): void {
 export function iterNext(out: usize, max: u32): i32 {
   return nextRoutes(out, max);
 }
+

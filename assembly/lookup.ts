@@ -4,7 +4,7 @@
 
 import { LEAF } from "./table";
 import { NONE, NH_MASK, FULL, SINGLE, ADDR_MASK } from "./node";
-import { bitsFrom, singleAnswer } from "./single";
+import { singleAnswer } from "./single";
 
 /** Direct bits of the IPv4 table: most addresses resolve here; a /24 is a leaf of an 18-bit node. */
 export const BITS4: u32 = 18;
@@ -44,10 +44,11 @@ export const BITS6: u32 = 16;
 @inline export function lookup6(dir: usize, hi: u64, lo: u64): u32 {
   let ref = load<u32>(dir + (<usize>(hi >>> (64 - BITS6)) << 2));
   if (ref & LEAF) return ref & NH_MASK;
-  let key = hi << BITS6;
-  let o = BITS6;
+  // key holds the address bits from the current node's offset on: hi's, then lo's.
+  let key = (hi << BITS6) | (lo >> (64 - BITS6));
+  let next = lo << BITS6;
   while (true) {
-    if (ref & SINGLE) return singleAnswer(ref, bitsFrom(hi, lo, o));
+    if (ref & SINGLE) return singleAnswer(ref, key);
     const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 58);
     let leaves = p + 12;
@@ -55,8 +56,8 @@ export const BITS6: u32 = 16;
       const vec = load<u64>(p, 12);
       if (vec & bit) {
         ref = load<u32>(p + 20 + (<usize>popcnt(vec & (bit - 1)) << 2));
-        o += 6;
-        key = o == 64 ? lo : key << 6;
+        key = (key << 6) | (next >> 58);
+        next <<= 6;
         continue;
       }
       leaves = p + 20 + (<usize>popcnt(vec) << 2);

@@ -185,6 +185,8 @@ function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
   }
   let depth: u32 = 0;
   let o = bits;
+  let expandedAt: usize = 0;      // ref address of the deepest single expanded for this insert
+  let expandedDepth: u32 = 0;
   while (true) {
     if (ref & SINGLE) {
       if (singleIs(ref, bitsFrom(hi, lo, o), len - o)) {
@@ -206,19 +208,28 @@ function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
       store<u32>(refAddr, expanded);
       free(addrOf(ref), SINGLE_BYTES);
       ref = expanded;
+      expandedAt = refAddr;
+      expandedDepth = depth;
     }
-    if (o == target) return changeNode(t, refAddr, depth, o, hi, lo, len, nh);
-    const s = slotAt(hi, lo, o);
-    if (((vectorOf(ref) >> s) & 1) == 0) {
+    let status: u32;
+    if (o == target) status = changeNode(t, refAddr, depth, o, hi, lo, len, nh);
+    else {
+      const s = slotAt(hi, lo, o);
+      if (((vectorOf(ref) >> s) & 1) != 0) {
+        store<u32>(PATH_REF + (<usize>depth << 2), <u32>refAddr);
+        store<u32>(PATH_SLOT + (<usize>depth << 2), s);
+        depth++;
+        refAddr = childRefAddr(ref, s);
+        ref = load<u32>(refAddr);
+        o += 6;
+        continue;
+      }
       if (nh == NONE) return NOT_FOUND;
-      return growAt(t, refAddr, s, o, hi, lo, len, nh);
+      status = growAt(t, refAddr, s, o, hi, lo, len, nh);
     }
-    store<u32>(PATH_REF + (<usize>depth << 2), <u32>refAddr);
-    store<u32>(PATH_SLOT + (<usize>depth << 2), s);
-    depth++;
-    refAddr = childRefAddr(ref, s);
-    ref = load<u32>(refAddr);
-    o += 6;
+    // A refused insert leaves the table as it was, expanded singles folded back too.
+    if (status == FULL_TABLE && expandedAt != 0) collapse(t, expandedAt, expandedDepth);
+    return status;
   }
   return OK;
 }
@@ -376,16 +387,25 @@ export function tableGet(t: Table, hi: u64, lo: u64, len: u32): u32 {
 }
 
 // --- statistics ------------------------------------------------------------------------
+//
+// tableStats writes, at `out`, seven u32: bytes (all the table holds), lookup bytes (what
+// lookups read), full nodes, leaf-only nodes, single-route nodes, leaves, routes.
 
-let statNodes: u32 = 0;
-let statLookupBytes: u64 = 0;
-let statBytes: u64 = 0;
+let statBytes: u32 = 0;
+let statLookupBytes: u32 = 0;
+let statFull: u32 = 0;
+let statLeafOnly: u32 = 0;
+let statSingles: u32 = 0;
+let statLeaves: u32 = 0;
 
 function statSubtree(ref: u32): void {
-  statNodes++;
   statBytes += blockSizeOf(ref);
   statLookupBytes += lookupBytesOf(ref);
+  if (ref & SINGLE) { statSingles++; return; }
+  statLeaves += <u32>popcnt(load<u64>(addrOf(ref)));
   let v = vectorOf(ref);
+  if (v == 0) { statLeafOnly++; return; }
+  statFull++;
   let p = addrOf(ref) + 20;
   while (v != 0) {
     statSubtree(load<u32>(p));
@@ -394,31 +414,23 @@ function statSubtree(ref: u32): void {
   }
 }
 
-function stats(t: Table): void {
+export function tableStats(t: Table, out: usize): void {
   const n = <usize>1 << t.bits;
-  statNodes = 0;
-  statLookupBytes = <u64>(n << 2);
-  statBytes = statLookupBytes + shortBytes(shortOf(t));
+  statLookupBytes = <u32>(n << 2);
+  statBytes = statLookupBytes + <u32>shortBytes(shortOf(t));
+  statFull = 0;
+  statLeafOnly = 0;
+  statSingles = 0;
+  statLeaves = 0;
   for (let i: usize = 0; i < n; i++) {
     const d = load<u32>(t.dir + (i << 2));
     if ((d & LEAF) == 0) statSubtree(d);
   }
-}
-
-/** Bytes the table uses: direct table, short routes, node blocks. */
-export function tableBytes(t: Table): u64 {
-  stats(t);
-  return statBytes;
-}
-
-/** Bytes that lookups read: the direct table, node headers, child refs and leaves. */
-export function tableLookupBytes(t: Table): u64 {
-  stats(t);
-  return statLookupBytes;
-}
-
-/** Nodes below the direct table. */
-export function tableNodes(t: Table): u32 {
-  stats(t);
-  return statNodes;
+  store<u32>(out, statBytes);
+  store<u32>(out, statLookupBytes, 4);
+  store<u32>(out, statFull, 8);
+  store<u32>(out, statLeafOnly, 12);
+  store<u32>(out, statSingles, 16);
+  store<u32>(out, statLeaves, 20);
+  store<u32>(out, t.count, 24);
 }

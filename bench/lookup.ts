@@ -4,7 +4,7 @@
 // addresses in the same run.
 
 import { createRequire } from "node:module";
-import { Fib, NO_ROUTE, type Change } from "../host/fib.ts";
+import { Fib, NO_ROUTE, type Change, type FibStats } from "../host/fib.ts";
 import { firmwareImage } from "../host/firmware.ts";
 import { NextHopTable } from "../host/nexthops.ts";
 import { ReferenceTable } from "../host/reference.ts";
@@ -39,7 +39,8 @@ export interface LookupResult {
   bytesPerRoute: number;
   /** All bytes the table holds (with its own copy of every route for updates and walks) per route. */
   totalBytesPerRoute: number;
-  nodes: number;
+  /** Shape of the table: node counts, leaves, bytes. */
+  structure: FibStats;
   peers: PeerResult[];
   /** lookupsPerSec ÷ the best peer's. */
   speedupVsPeer: number;
@@ -94,18 +95,19 @@ function benchFamily(family: Family, routes: readonly Route[], options: LookupOp
   const peer = peerLongestPrefixMatch(routes, nexthops, family, sample, golden);
   log(`IPv${family}: longest-prefix-match ${round(peer.lookupsPerSec / 1e6)} M/s; wrong answers: fib ${wrongAnswers}, peer ${peer.wrongAnswers}`);
 
+  const structure = fib.stats(family);
   return {
     family,
-    routes: routes.length,
+    routes: structure.routes,
     buildMs: round(buildMs),
     lookupsPerSec: Math.round(batch.median),
     lookupsPerSecSpread: [Math.round(batch.min), Math.round(batch.max)],
     lookupsPerSecPerRoute: Math.round(batchPerRoute.median),
     singleLookupsPerSec: Math.round(single.median),
     updatesPerSec: Math.round(updates),
-    bytesPerRoute: round(fib.lookupMemory(family) / routes.length),
-    totalBytesPerRoute: round(fib.memoryUsed(family) / routes.length),
-    nodes: fib.nodes(family),
+    bytesPerRoute: round(structure.lookupBytes / structure.routes),
+    totalBytesPerRoute: round(structure.bytes / structure.routes),
+    structure,
     peers: [peer],
     speedupVsPeer: round(batch.median / peer.lookupsPerSec),
     wrongAnswers,

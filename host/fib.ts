@@ -25,6 +25,18 @@ export interface FibOptions {
   ioBytes?: number;
 }
 
+export interface FibStats {
+  /** Every byte the table holds: direct table, short routes, nodes with their own routes. */
+  bytes: number;
+  /** The part lookups read: direct table, node headers, child refs, leaves, single-route nodes. */
+  lookupBytes: number;
+  fullNodes: number;
+  leafOnlyNodes: number;
+  singleNodes: number;
+  leaves: number;
+  routes: number;
+}
+
 /** A change for Fib.apply: set `nh` on `prefix`, or remove it when nh is undefined. */
 export interface Change {
   prefix: Prefix;
@@ -51,9 +63,7 @@ interface Exports {
   count(family: number): number;
   refused(family: number): number;
   digest(family: number): bigint;
-  memoryUsed(family: number): number;
-  lookupMemory(family: number): number;
-  nodes(family: number): number;
+  stats(family: number, out: number): void;
   allocatedBytes(): number;
   heapUsed(): number;
   iterBegin(family: number): void;
@@ -62,7 +72,7 @@ interface Exports {
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
-  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "memoryUsed", "lookupMemory", "nodes",
+  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext",
 ];
 
@@ -248,19 +258,29 @@ export class Fib {
     return BigInt.asUintN(64, this.x.digest(family));
   }
 
-  /** Bytes the family's table uses in linear memory. */
+  /** The shape and size of a family's table (walks it: not for hot paths). */
+  stats(family: Family): FibStats {
+    this.x.stats(family, this.io);
+    this.views();
+    const w = this.io >>> 2;
+    const [bytes, lookupBytes, fullNodes, leafOnlyNodes, singleNodes, leaves, routes] = this.u32.subarray(w, w + 7);
+    return { bytes, lookupBytes, fullNodes, leafOnlyNodes, singleNodes, leaves, routes };
+  }
+
+  /** Bytes the family's table holds in linear memory. */
   memoryUsed(family: Family): number {
-    return this.x.memoryUsed(family) >>> 0;
+    return this.stats(family).bytes;
   }
 
-  /** Bytes of the structure lookups read (direct table, node headers, child refs, leaves). */
+  /** Bytes of the structure lookups read (direct table, node headers, child refs, leaves, single-route nodes). */
   lookupMemory(family: Family): number {
-    return this.x.lookupMemory(family) >>> 0;
+    return this.stats(family).lookupBytes;
   }
 
-  /** Poptrie nodes below the direct table. */
+  /** Nodes below the direct table, single-route nodes included. */
   nodes(family: Family): number {
-    return this.x.nodes(family) >>> 0;
+    const s = this.stats(family);
+    return s.fullNodes + s.leafOnlyNodes + s.singleNodes;
   }
 
   /** Bytes of linear memory the module has grown to. */
