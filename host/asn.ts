@@ -1,6 +1,7 @@
 // The real benchmark table: address ranges announced in BGP, from the @ip-location-db/asn
 // package (a devDependency), split into CIDR prefixes (~565k IPv4, ~168k IPv6) with the
-// origin AS as next hop ("AS13335"). The prefix-length mix is the real one.
+// origin AS as next hop ("AS13335"). The prefix-length mix is the real one. The data has a
+// few overlapping ranges; a prefix they both produce is kept once, with the first origin.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -16,15 +17,21 @@ export function asnRoutes(family: Family): Route[] {
   } catch {
     throw new Error("the real table needs the @ip-location-db/asn package: npm install (with dev dependencies)");
   }
-  const routes: Route[] = [];
+  const split: Route[] = [];
   for (const line of readFileSync(path, "utf8").split("\n")) {
     if (line === "") continue;
     const [first, last, asn] = line.split(",", 3);
     const nexthop = `AS${asn}`;
-    if (family === 4) splitV4(Number(first), Number(last), nexthop, routes);
-    else splitV6(BigInt(first), BigInt(last), nexthop, routes);
+    if (family === 4) splitV4(Number(first), Number(last), nexthop, split);
+    else splitV6(BigInt(first), BigInt(last), nexthop, split);
   }
-  return routes;
+  const seen = new Set<string>();
+  return split.filter((r) => {
+    const key = r.prefix.toString();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function splitV4(lo: number, hi: number, nexthop: string, out: Route[]): void {
