@@ -25,6 +25,12 @@ export interface FibOptions {
   ioBytes?: number;
 }
 
+export interface LookupBatch {
+  input: Uint32Array;
+  output: Uint32Array;
+  run(): void;
+}
+
 export interface FibStats {
   /** Every byte the table holds: direct table, short routes, nodes with their own routes. */
   bytes: number;
@@ -195,6 +201,26 @@ export class Fib {
       batch(this.io, outAt << 2, m);
       out.set(this.u32.subarray(outAt, outAt + m), i);
     }
+  }
+
+  /**
+   * A batch that lives in linear memory: write up to `n` addresses into `input` (the
+   * lookupBatch layout), call run(), read `output`. Nothing is copied across the boundary,
+   * which is how a forwarding engine feeds packets. The views are valid until the next
+   * change to the table (a change may grow the memory).
+   */
+  batch(family: Family, n: number): LookupBatch {
+    const wordsPer = family === 4 ? 1 : 4;
+    if (n * (4 * wordsPer + 4) > this.ioBytes) throw new RangeError(`a batch of ${n} addresses needs more than the ${this.ioBytes}-byte I/O buffer`);
+    this.views();
+    const inAt = this.io >>> 2;
+    const outAt = inAt + n * wordsPer;
+    const run = family === 4 ? this.x.lookup4Batch : this.x.lookup6Batch;
+    return {
+      input: this.u32.subarray(inAt, outAt),
+      output: this.u32.subarray(outAt, outAt + n),
+      run: () => run(inAt << 2, outAt << 2, n),
+    };
   }
 
   /**

@@ -85,6 +85,25 @@ test("batch lookups and batch updates agree with single calls", () => {
   assert.equal(fib.apply([{ prefix: routes[0].prefix }]), ["not-found"]);
 });
 
+test("a batch in linear memory answers as lookupBatch, for both families", () => {
+  const fib = newFib({ ioBytes: 1 << 20 });
+  const v4 = generateRoutes({ family: 4, routes: 3000, seed: 3 });
+  const v6 = generateRoutes({ family: 6, routes: 3000, seed: 3 });
+  [...v4, ...v6].forEach((r, i) => fib.set(r.prefix, i));
+  for (const [family, routes] of [[4, v4], [6, v6]] as const) {
+    const words = family === 4 ? 1 : 4;
+    const addrs = new Uint32Array(routes.flatMap((r) => [r.prefix.last(), r.prefix.first()]).flatMap((a) => (family === 4 ? [a.w0] : [a.w0, a.w1, a.w2, a.w3])));
+    const n = addrs.length / words;
+    const expected = new Uint32Array(n);
+    fib.lookupBatch(family, addrs, expected);
+    const batch = fib.batch(family, n);
+    batch.input.set(addrs);
+    batch.run();
+    assert.equal([...batch.output], [...expected]);
+  }
+  assert.throws(() => fib.batch(4, 1 << 20), /I\/O buffer/);
+});
+
 test("the digest is the host's digest of the same routes, whatever the order", () => {
   const a = newFib();
   const b = newFib();
