@@ -5,11 +5,12 @@
 //   __heap_base                                                    top         budget end
 //   │ used map │ fixed regions (direct tables, pointers, I/O) │ blocks… │ fresh memory │
 //
-// Blocks come in 8-byte granules. The used map has one bit per granule of the budget (set:
-// allocated), 1/64 of it. Free blocks are merged with their free neighbours as they are
+// Blocks come in 4-byte granules. The used map has one bit per granule of the budget (set:
+// allocated), 1/32 of it. Free blocks are merged with their free neighbours as they are
 // freed, so memory released by removals serves later inserts of any size, and a free block
-// that reaches `top` gives its memory back to the fresh end. Free blocks sit on doubly
-// linked lists, one per size up to MAX_BLOCK and one for larger sizes:
+// that reaches `top` gives its memory back to the fresh end. Free blocks of 8 bytes or more
+// sit on doubly linked lists, one per size up to MAX_BLOCK and one for larger sizes; a free
+// 4-byte gap is on no list and waits in the used map for a neighbour to be freed:
 //
 //   free block:  ┌ next u32 ┬ prev u32 ┬ (larger than MAX_BLOCK: size u32) … ┐
 //
@@ -21,7 +22,7 @@
 /** Largest block kept on an exact-size list, in bytes. */
 export const MAX_BLOCK: u32 = 4096;
 
-const CLASSES: u32 = MAX_BLOCK / 8 + 2;          // 8k for k = 1..512, and the large list
+const CLASSES: u32 = MAX_BLOCK / 4 + 2;          // 4k for k = 2..1024, and the large list
 const LARGE: u32 = CLASSES - 1;
 const WORDS: u32 = (CLASSES + 63) / 64;
 const heads: usize = memory.data(4 * CLASSES);
@@ -45,7 +46,7 @@ export function allocReset(budget: usize): bool {
   live = 0;
   memory.fill(heads, 0, 4 * CLASSES);
   memory.fill(nonEmpty, 0, 8 * WORDS);
-  const granules = budget > base ? (budget - base) >> 3 : 0;
+  const granules = budget > base ? (budget - base) >> 2 : 0;
   const mapBytes = <u32>(((granules + 63) >> 6) << 3);
   used = base;
   top = base;
@@ -58,14 +59,25 @@ export function allocReset(budget: usize): bool {
 }
 
 @inline function roundUp(size: u32): u32 {
-  return (size + 7) & ~7;
+  return (size + 3) & ~3;
 }
 
+/**
+ * Makes memory reach newTop, within the budget. Grows by at least an eighth of the memory
+ * so that a table filling up grows it O(log n) times: every grow hands the host a new
+ * buffer, and the host's garbage collector pays for each.
+ */
 function grow(newTop: usize): bool {
   if (newTop > limit) return false;
   if (newTop <= end) return true;
-  const pages = <i32>((newTop - end + 0xffff) >>> 16);
-  if (memory.grow(pages) < 0) return false;
+  const needed = <i32>((newTop - end + 0xffff) >>> 16);
+  const room = <i32>((limit - end) >>> 16);
+  const wanted = min(max(needed, <i32>(end >>> 19)), room);
+  let pages = wanted;
+  if (memory.grow(pages) < 0) {
+    pages = needed;
+    if (pages == wanted || memory.grow(pages) < 0) return false;
+  }
   end += <usize>pages << 16;
   return true;
 }
@@ -73,8 +85,8 @@ function grow(newTop: usize): bool {
 // --- the used map ----------------------------------------------------------------------
 
 function mark(p: usize, size: u32, on: bool): void {
-  let g = (p - base) >> 3;
-  let n = <usize>size >> 3;
+  let g = (p - base) >> 2;
+  let n = <usize>size >> 2;
   while (n > 0) {
     const bit = g & 63;
     const take = min<usize>(64 - bit, n);
@@ -87,26 +99,26 @@ function mark(p: usize, size: u32, on: bool): void {
 }
 
 @inline function isUsed(p: usize): bool {
-  const g = (p - base) >> 3;
+  const g = (p - base) >> 2;
   return ((load<u64>(used + ((g >> 6) << 3)) >> (g & 63)) & 1) != 0;
 }
 
 /** Start of the free run that ends at p (p's left neighbour is free). */
 function freeRunStart(p: usize): usize {
-  let g = (p - base) >> 3;           // first granule past the run
+  let g = (p - base) >> 2;           // first granule past the run
   let w = g >> 6;
   let bits = (g & 63) == 0 ? 0 : load<u64>(used + (w << 3)) & (((<u64>1) << (g & 63)) - 1);
   while (bits == 0) {
     w--;
     bits = load<u64>(used + (w << 3));
   }
-  return base + (((w << 6) + 63 - <usize>clz(bits) + 1) << 3);
+  return base + (((w << 6) + 63 - <usize>clz(bits) + 1) << 2);
 }
 
 /** End of the free run that starts at p, at most `top`. */
 function freeRunEnd(p: usize): usize {
-  let g = (p - base) >> 3;
-  const last = (top - base) >> 3;
+  let g = (p - base) >> 2;
+  const last = (top - base) >> 2;
   let w = g >> 6;
   let bits = load<u64>(used + (w << 3)) & ((<u64>-1) << (g & 63));
   while (bits == 0) {
@@ -114,16 +126,17 @@ function freeRunEnd(p: usize): usize {
     if ((w << 6) >= last) return top;
     bits = load<u64>(used + (w << 3));
   }
-  return min(top, base + (((w << 6) + <usize>ctz(bits)) << 3));
+  return min(top, base + (((w << 6) + <usize>ctz(bits)) << 2));
 }
 
 // --- free lists ------------------------------------------------------------------------
 
 @inline function classOf(size: u32): u32 {
-  return size <= MAX_BLOCK ? size >> 3 : LARGE;
+  return size <= MAX_BLOCK ? size >> 2 : LARGE;
 }
 
 function link(p: usize, size: u32): void {
+  if (size < 8) return;                // a 4-byte gap: on no list
   const k = classOf(size);
   const head = heads + (<usize>k << 2);
   const first = load<u32>(head);
@@ -137,6 +150,7 @@ function link(p: usize, size: u32): void {
 }
 
 function unlink(p: usize, size: u32): void {
+  if (size < 8) return;
   const k = classOf(size);
   const next = load<u32>(p);
   const prev = load<u32>(p, 4);
@@ -165,10 +179,10 @@ function largerClass(k: u32): u32 {
 
 // --- allocation ------------------------------------------------------------------------
 
-/** Allocates a block of at least `size` bytes (8-byte aligned, contents undefined); 0 if out of memory. */
+/** Allocates a block of at least `size` bytes (4-byte aligned, contents undefined); 0 if out of memory. */
 export function alloc(size: u32): usize {
   size = roundUp(size);
-  if (size == 0) size = 8;
+  if (size < 8) size = 8;
   let p: usize = 0;
   const k = classOf(size);
   if (k != LARGE) {
@@ -185,7 +199,7 @@ export function alloc(size: u32): usize {
     const j = k == LARGE ? LARGE : largerClass(k);
     if (j != 0 && j != LARGE) {
       p = <usize>load<u32>(heads + (<usize>j << 2));
-      have = j << 3;
+      have = j << 2;
     } else {
       let q = <usize>load<u32>(heads + (<usize>LARGE << 2));
       while (q != 0 && load<u32>(q, 8) < size) q = <usize>load<u32>(q);
@@ -200,10 +214,14 @@ export function alloc(size: u32): usize {
   return p;
 }
 
-/** Allocates a zeroed block that is never freed; 0 if out of memory. */
+/**
+ * Allocates a zeroed block that is never freed; 0 if out of memory. Fixed regions are taken
+ * at start-up, one after another from fresh memory, in multiples of 8: they are 8-aligned.
+ */
 export function allocFixed(size: u32): usize {
+  size = (size + 7) & ~7;
   const p = alloc(size);
-  if (p != 0) memory.fill(p, 0, roundUp(size));
+  if (p != 0) memory.fill(p, 0, size);
   return p;
 }
 
@@ -218,7 +236,7 @@ export function free(p: usize, size: u32): void {
   mark(p, size, false);
   let start = p;
   let stop = p + size;
-  if (start > base && !isUsed(start - 8)) {
+  if (start > base && !isUsed(start - 4)) {
     start = freeRunStart(p);
     unlink(start, <u32>(p - start));
   }

@@ -9,7 +9,7 @@ import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
 import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK } from "./table";
 import { ShortRoutes } from "./short";
-import { BITS4, BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
+import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
@@ -19,6 +19,11 @@ const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
 const S4 = changetype<ShortRoutes>(memory.data(offsetof<ShortRoutes>()));
 const S6 = changetype<ShortRoutes>(memory.data(offsetof<ShortRoutes>()));
+
+/** The IPv4 direct table: one region, whose entries always exist. */
+@inline function dir4(): usize {
+  return <usize>load<u32>(T4.regions);
+}
 
 @inline function tableOf(family: u32): Table {
   return family == 6 ? T6 : T4;
@@ -41,7 +46,7 @@ export function noRoute(): u32 {
 export function init(ioBytes: u32, budget: u32): usize {
   if (!allocReset(budget)) return 0;
   nodeInit();
-  if (!tableInit(T4, S4, 4, 32, BITS4) || !tableInit(T6, S6, 6, 128, BITS6)) return 0;
+  if (!tableInit(T4, S4, 4, 32, BITS4, 0) || !tableInit(T6, S6, 6, 128, BITS6, REGION_BITS6)) return 0;
   return allocFixed(ioBytes);
 }
 
@@ -77,21 +82,21 @@ export function get6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32): u32 {
 }
 
 export function lookup4(addr: u32): u32 {
-  return lookupV4(T4.dir, addr);
+  return lookupV4(dir4(), addr);
 }
 
 export function lookup6(w0: u32, w1: u32, w2: u32, w3: u32): u32 {
-  return lookupV6(T6.dir, words(w0, w1), words(w2, w3));
+  return lookupV6(T6.regions, words(w0, w1), words(w2, w3));
 }
 
 /** n IPv4 addresses (u32) at `input` → n next hops (u32) at `output`. */
 export function lookup4Batch(input: usize, output: usize, n: u32): void {
-  batchV4(T4.dir, input, output, n);
+  batchV4(dir4(), input, output, n);
 }
 
 /** n IPv6 addresses (4 × u32, most significant first) at `input` → n next hops at `output`. */
 export function lookup6Batch(input: usize, output: usize, n: u32): void {
-  batchV6(T6.dir, input, output, n);
+  batchV6(T6.regions, input, output, n);
 }
 
 /**

@@ -6,7 +6,7 @@
 //   IPv4, 8 bytes:   ┌ address u32 ┬ len u8 · next hop u24 ┐
 //   IPv6, 20 bytes:  ┌ w0 ┬ w1 ┬ w2 ┬ w3 (u32 each, w0 most significant) ┬ len u8 · next hop u24 ┐
 
-import { Table, LEAF } from "./table";
+import { Table, LEAF, dirRead } from "./table";
 import { ShortRoutes, shortGet } from "./short";
 import { NONE, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
 import { singleNh, singlePrefixHi, singlePrefixLo, singleRel } from "./single";
@@ -85,7 +85,7 @@ export function iterNext(out: usize, max: u32): i32 {
         if (nh != NONE) { out = emit(out, <u64>bucket << (64 - bits), 0, len, nh); n++; }
         continue;
       }
-      const d = load<u32>(t.dir + (<usize>bucket << 2));
+      const d = dirRead(t, bucket);
       if ((d & LEAF) == 0) push(d, bits, <u64>bucket << (64 - bits), 0);
       else { bucket++; shortLen = 0; }
       continue;

@@ -10,6 +10,8 @@ import { singleAnswer } from "./single";
 export const BITS4: u32 = 18;
 /** Direct bits of the IPv6 table: nodes at 16, 22, … 58 in the high word, 64 … 124 in the low. */
 export const BITS6: u32 = 16;
+/** The IPv6 direct table comes in eight regions, one per /3, each there only when routed. */
+export const REGION_BITS6: u32 = 3;
 
 /** The answer of node block `p`, whose leaves start at `leaves`, for the leaf slot `bit`. */
 @inline function leafAnswer(p: usize, leaves: usize, bit: u64): u32 {
@@ -41,8 +43,10 @@ export const BITS6: u32 = 16;
   return NONE;
 }
 
-@inline export function lookup6(dir: usize, hi: u64, lo: u64): u32 {
-  let ref = load<u32>(dir + (<usize>(hi >>> (64 - BITS6)) << 2));
+@inline export function lookup6(regions: usize, hi: u64, lo: u64): u32 {
+  const region = load<u32>(regions + (<usize>(hi >>> (64 - REGION_BITS6)) << 2));
+  if (region & LEAF) return region & NH_MASK;
+  let ref = load<u32>(<usize>region + (<usize>((hi << REGION_BITS6) >>> (64 - BITS6 + REGION_BITS6)) << 2));
   if (ref & LEAF) return ref & NH_MASK;
   // key holds the address bits from the current node's offset on: hi's, then lo's.
   let key = (hi << BITS6) | (lo >> (64 - BITS6));
@@ -75,11 +79,11 @@ export function lookup4Batch(dir: usize, input: usize, output: usize, n: u32): v
 }
 
 /** Looks up n IPv6 addresses (four u32 words each, most significant first) at `input`. */
-export function lookup6Batch(dir: usize, input: usize, output: usize, n: u32): void {
+export function lookup6Batch(regions: usize, input: usize, output: usize, n: u32): void {
   for (let i: usize = 0; i < <usize>n; i++) {
     const p = input + (i << 4);
     const hi = (<u64>load<u32>(p) << 32) | <u64>load<u32>(p, 4);
     const lo = (<u64>load<u32>(p, 8) << 32) | <u64>load<u32>(p, 12);
-    store<u32>(output + (i << 2), lookup6(dir, hi, lo));
+    store<u32>(output + (i << 2), lookup6(regions, hi, lo));
   }
 }

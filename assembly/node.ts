@@ -11,7 +11,7 @@
 //
 // A node is referenced by a 4-byte ref: its block address, bit 30 (FULL) set when the node
 // has children, bit 29 (SINGLE) when it is a single-route node (single.ts: a subtree that
-// holds one route, in 16 bytes). Other nodes are one block each, in one of two layouts:
+// holds one route, in 12 bytes). Other nodes are one block each, in one of two layouts:
 //
 //   leaf-only (no children)              full
 //   0  leafvec  u64                      0   leafvec  u64
@@ -25,7 +25,7 @@
 //   vector   bit s set: slot s is internal
 //   children refs in slot order; leaves in run order
 //   route map 128 bits (lo: indexes 0..63, hi: 64..127); routes 3 bytes each in index order
-//   pad: ≥ 1 byte so that a 3-byte entry can be read with a 4-byte load; size rounded to 8
+//   pad: ≥ 1 byte so that a 3-byte entry can be read with a 4-byte load; size rounded to 4
 
 import { alloc, free } from "./alloc";
 
@@ -39,7 +39,7 @@ export const NONE: u32 = 0xffffff;
 /** Refs address 512 MiB. */
 @inline export const ADDR_MASK: u32 = 0x1fffffff;
 /** Bytes of a single-route node. */
-@inline export const SINGLE_BYTES: u32 = 16;
+@inline export const SINGLE_BYTES: u32 = 12;
 
 @inline export function load24(p: usize): u32 { return load<u32>(p) & NH_MASK; }
 @inline export function store24(p: usize, v: u32): void {
@@ -75,7 +75,7 @@ export const NONE: u32 = 0xffffff;
 }
 
 @inline export function roundBlock(bytes: u32): u32 {
-  return (bytes + 1 + 7) & ~7;
+  return (bytes + 1 + 3) & ~3;
 }
 
 @inline export function mapRoutes(map: usize): u32 {
@@ -160,6 +160,7 @@ export function mapGet(map: usize, i: u32): u32 {
 const IMG_CHILDREN: usize = memory.data(64 * 4);    // ref of the child at slot s
 const IMG_ROUTES: usize = memory.data(128 * 4);     // next hop of route index i
 const EMIT: usize = memory.data(4096);              // the block being built
+const SLOT_ANSWERS: usize = memory.data(64 * 4);    // imgEmit: each slot's answer
 
 let imgVector: u64 = 0;
 let imgMapLo: u64 = 0;
@@ -223,14 +224,6 @@ export function imgRemoveChild(s: u32): void {
   imgVector &= ~((<u64>1) << s);
 }
 
-/** Next hop of the longest image route covering slot s, or NONE. */
-function imgBest(s: u32): u32 {
-  if ((imgMapHi >> s) & 1) return load<u32>(IMG_ROUTES + ((64 + <usize>s) << 2));
-  const m = imgMapLo & load<u64>(ANCESTORS + (<usize>s << 3));
-  if (m == 0) return NONE;
-  return load<u32>(IMG_ROUTES + ((63 - <usize>clz(m)) << 2));
-}
-
 /** Builds the block for the image into the emit buffer; returns its size. */
 export function imgEmit(): u32 {
   const full = imgVector != 0;
@@ -246,23 +239,44 @@ export function imgEmit(): u32 {
       v &= v - 1;
     }
   }
+  // Each slot's answer: paint every route over its slots, shorter routes first (index
+  // order is length order), so longer ones win; then keep one leaf per run.
+  memory.fill(SLOT_ANSWERS, 0xff, 64 * 4);
+  let m = imgMapLo;
+  while (m != 0) {
+    const i = <u32>ctz(m);
+    const rel = 31 - clz(i);
+    const span: u32 = 64 >> rel;
+    const first = (i - (1 << rel)) * span;
+    const nh = load<u32>(IMG_ROUTES + (<usize>i << 2));
+    for (let s = first; s < first + span; s++) store<u32>(SLOT_ANSWERS + (<usize>s << 2), nh);
+    m &= m - 1;
+  }
+  m = imgMapHi;
+  while (m != 0) {
+    const s = <usize>ctz(m);
+    store<u32>(SLOT_ANSWERS + (s << 2), load<u32>(IMG_ROUTES + ((64 + s) << 2)));
+    m &= m - 1;
+  }
   let leafvec: u64 = 0;
   let prev: u32 = 0xffffffff;
-  for (let s: u32 = 0; s < 64; s++) {
-    if ((imgVector >> s) & 1) continue;
-    const nh = imgBest(s);
+  let leafSlots = ~imgVector;
+  while (leafSlots != 0) {
+    const s = <usize>ctz(leafSlots);
+    const nh = load<u32>(SLOT_ANSWERS + (s << 2)) & NH_MASK;
     if (nh != prev) {
       leafvec |= (<u64>1) << s;
       store24(p, nh);
       p += 3;
       prev = nh;
     }
+    leafSlots &= leafSlots - 1;
   }
   store<u64>(EMIT, leafvec);
   store<u64>(p, imgMapLo);
   store<u64>(p, imgMapHi, 8);
   p += 16;
-  let m = imgMapLo;
+  m = imgMapLo;
   while (m != 0) { store24(p, load<u32>(IMG_ROUTES + (<usize>ctz(m) << 2))); p += 3; m &= m - 1; }
   m = imgMapHi;
   while (m != 0) { store24(p, load<u32>(IMG_ROUTES + ((64 + <usize>ctz(m)) << 2))); p += 3; m &= m - 1; }

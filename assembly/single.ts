@@ -1,17 +1,18 @@
-// Single-route nodes: a subtree that holds exactly one route, in 16 bytes instead of a chain
+// Single-route nodes: a subtree that holds exactly one route, in 12 bytes instead of a chain
 // of 6-bit nodes. Most deep routes of a real table sit alone under their slot (a /48 under
 // its /32, a /24 alone in its /18), so this is most of the memory saved over plain Poptrie.
 //
-//   0      8         12           16
-//   ┌──────┬─────────┬─────┬──────┐
-//   │ key  │ default │ rel │  nh  │
-//   └──────┴─────────┴─────┴──────┘
-//   key      u64: the route's bits from the node's offset o on, left-aligned, zero past rel
-//   default  u32: the answer for the rest of the subtree (as in other nodes)
-//   rel      u8: route length − o, 1..64
+//   0      4          8          12
+//   ┌──────┬─────┬────┬─────────┐
+//   │ key  │ rel │ nh │ default │
+//   └──────┴─────┴────┴─────────┘
+//   key      u32: the route's bits from the node's offset o on, left-aligned, zero past rel
+//   rel      u8: route length − o, 1..32
 //   nh       u24: the route's next hop
+//   default  u32: the answer for the rest of the subtree (at +8, as in other nodes)
 //
-// An address matches when its 64 bits from o agree with key on the top rel bits.
+// An address matches when its bits from o agree with key on the top rel bits. A route more
+// than 32 bits below its subtree's offset hangs below pass-through nodes instead.
 
 import { alloc } from "./alloc";
 import { SINGLE, SINGLE_BYTES, addrOf } from "./node";
@@ -23,25 +24,30 @@ import { SINGLE, SINGLE_BYTES, addrOf } from "./node";
   return lo << (o - 64);
 }
 
-/** The top rel bits of k (rel 1..64). */
-@inline function top(k: u64, rel: u32): u64 {
-  return rel >= 64 ? k : k & ~((<u64>-1) >> rel);
-}
-
 /** The answer of single-route node `ref` for an address whose bits from the node's offset are `bits`. */
 @inline export function singleAnswer(ref: u32, bits: u64): u32 {
   const p = addrOf(ref);
-  const meta = load<u32>(p, 12);
-  return ((bits ^ load<u64>(p)) >> (64 - (meta & 255))) == 0 ? meta >> 8 : load<u32>(p, 8);
+  const meta = load<u32>(p, 4);
+  return ((<u32>(bits >> 32) ^ load<u32>(p)) >> (32 - (meta & 255))) == 0 ? meta >> 8 : load<u32>(p, 8);
 }
 
-/** A new single-route node for the route whose bits from the node's offset are `key`, of `rel` more bits; 0 if out of memory. */
+/** The mask of the top rel bits of 32 (rel 1..32). */
+@inline function topMask(rel: u32): u32 {
+  return rel >= 32 ? 0xffffffff : ~(0xffffffff >>> rel);
+}
+
+/** Whether a route of length len fits a single-route node at offset o. */
+@inline export function singleFits(len: u32, o: u32): bool {
+  return len > o && len - o <= 32;
+}
+
+/** A new single-route node for the route whose bits from the node's offset are `key`, `rel` (1..32) bits long; 0 if out of memory. */
 export function singleMake(key: u64, rel: u32, nh: u32, dflt: u32): u32 {
   const p = alloc(SINGLE_BYTES);
   if (p == 0) return 0;
-  store<u64>(p, top(key, rel));
+  store<u32>(p, <u32>(key >> 32) & topMask(rel));
+  store<u32>(p, rel | (nh << 8), 4);
   store<u32>(p, dflt, 8);
-  store<u32>(p, rel | (nh << 8), 12);
   return <u32>p | SINGLE;
 }
 
@@ -50,30 +56,27 @@ export function singleNew(hi: u64, lo: u64, len: u32, o: u32, nh: u32, dflt: u32
   return singleMake(bitsFrom(hi, lo, o), len - o, nh, dflt);
 }
 
-@inline export function singleKey(ref: u32): u64 { return load<u64>(addrOf(ref)); }
-@inline export function singleRel(ref: u32): u32 { return load<u32>(addrOf(ref), 12) & 255; }
-@inline export function singleNh(ref: u32): u32 { return load<u32>(addrOf(ref), 12) >> 8; }
+/** The route's bits from the node's offset, left-aligned in 64 bits. */
+@inline export function singleKey(ref: u32): u64 { return <u64>load<u32>(addrOf(ref)) << 32; }
+@inline export function singleRel(ref: u32): u32 { return load<u32>(addrOf(ref), 4) & 255; }
+@inline export function singleNh(ref: u32): u32 { return load<u32>(addrOf(ref), 4) >> 8; }
 
 export function singleSetNh(ref: u32, nh: u32): void {
   const p = addrOf(ref);
-  store<u32>(p, (load<u32>(p, 12) & 255) | (nh << 8), 12);
+  store<u32>(p, (load<u32>(p, 4) & 255) | (nh << 8), 4);
 }
 
 /** True if the node holds exactly the route whose bits from its offset are `bits` and length is o + rel. */
 export function singleIs(ref: u32, bits: u64, rel: u32): bool {
-  return rel <= 64 && singleRel(ref) == rel && top(bits, rel) == singleKey(ref);
+  return rel <= 32 && singleRel(ref) == rel && (<u32>(bits >> 32) & topMask(rel)) == load<u32>(addrOf(ref));
 }
 
-/** Whether a route of length len fits a single-route node at offset o. */
-@inline export function singleFits(len: u32, o: u32): bool {
-  return len > o && len - o <= 64;
-}
-
-/** The route's prefix placed back into (hi, lo) above offset o: returns the new hi; see singlePrefixLo. */
+/** The route's prefix placed back into (hi, lo) below offset o: the new hi. */
 export function singlePrefixHi(ref: u32, hi: u64, o: u32): u64 {
   return o < 64 ? hi | (singleKey(ref) >> o) : hi;
 }
 
+/** The route's prefix placed back into (hi, lo) below offset o: the new lo. */
 export function singlePrefixLo(ref: u32, lo: u64, o: u32): u64 {
   const k = singleKey(ref);
   if (o == 0) return lo;

@@ -10,14 +10,17 @@
 // 16, 22, … 58 in hi, then 64, … 124 in lo).
 //
 // Direct entries (4 bytes): bit 31 (LEAF) set: the answer, next hop in the low 24 bits;
-// otherwise a node ref (node.ts).
+// otherwise a node ref (node.ts). The direct table is cut into 2^regionBits regions (IPv4:
+// one; IPv6: eight, one per /3), and a region's entries exist only while it holds a route
+// longer than regionBits: until then one word answers for all of it. So an IPv6 table pays
+// for 2000::/3, not for the seven /3s nobody routes.
 //
 // Updates run between lookups (an instance has one thread). A change to a node is built in
 // a side buffer and published by one store of a ref or of a default word, so after every
 // call each address resolves to its old or its new answer; a change that needs memory the
 // budget cannot give is refused before anything is touched.
 
-import { allocFixed, free } from "./alloc";
+import { alloc, allocFixed, free } from "./alloc";
 import { routeHash } from "./digest";
 import { ShortRoutes, shortInit, shortGet, shortPut, shortBest, shortClear, shortBytes } from "./short";
 import { bitsFrom, singleFits, singleIs, singleKey, singleMake, singleNew, singleNh, singleRel, singleSetNh } from "./single";
@@ -40,7 +43,9 @@ export const INVALID: u32 = 3;
 
 @unmanaged export class Table {
   shortRoutes: usize; // ShortRoutes: routes of length ≤ bits
-  dir: usize;        // direct table, 4 bytes per entry
+  regions: usize;    // 2^regionBits words: a region's entries (address), or LEAF | its answer
+  counts: usize;     // 2^regionBits words: routes longer than regionBits in each region
+  regionBits: u32;
   bits: u32;         // direct bits
   width: u32;        // 32 or 128
   family: u32;       // 4 or 6
@@ -50,15 +55,22 @@ export const INVALID: u32 = 3;
   digest: u64;
 }
 
-/** Sets up a table with its fixed regions; false if out of memory. */
-export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32, bits: u32): bool {
+/** Sets up a table with its fixed parts; false if out of memory. */
+export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32, bits: u32, regionBits: u32): bool {
   t.shortRoutes = changetype<usize>(short);
   t.family = family;
   t.width = width;
   t.bits = bits;
-  t.dir = allocFixed(4 << bits);
-  if (t.dir == 0 || !shortInit(short, bits)) return false;
-  tableReset(t);
+  t.regionBits = regionBits;
+  t.regions = allocFixed(4 << regionBits);
+  t.counts = allocFixed(4 << regionBits);
+  if (t.regions == 0 || t.counts == 0 || !shortInit(short, bits)) return false;
+  for (let r: u32 = 0; r < (1 << regionBits); r++) store<u32>(t.regions + (<usize>r << 2), LEAF | NONE);
+  // A table of one region keeps it for good: it is the whole direct table.
+  if (regionBits == 0 && !regionOpen(t, 0)) return false;
+  t.count = 0;
+  t.digest = 0;
+  t.generation++;
   return true;
 }
 
@@ -66,23 +78,78 @@ export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32,
   return changetype<ShortRoutes>(t.shortRoutes);
 }
 
-function tableReset(t: Table): void {
-  const n = <usize>1 << t.bits;
-  for (let i: usize = 0; i < n; i++) store<u32>(t.dir + (i << 2), LEAF | NONE);
-  t.count = 0;
-  t.digest = 0;
-  t.generation++;
+@inline function regionShift(t: Table): u32 {
+  return t.bits - t.regionBits;
+}
+
+/** The direct entry of bucket b: a node ref, or LEAF | the answer. */
+export function dirRead(t: Table, b: u32): u32 {
+  const r = load<u32>(t.regions + (<usize>(b >> regionShift(t)) << 2));
+  if (r & LEAF) return r;
+  return load<u32>(<usize>r + (<usize>(b & ((1 << regionShift(t)) - 1)) << 2));
+}
+
+/** Address of bucket b's direct entry; its region's entries must exist. */
+@inline function dirAddr(t: Table, b: u32): usize {
+  return <usize>load<u32>(t.regions + (<usize>(b >> regionShift(t)) << 2)) + (<usize>(b & ((1 << regionShift(t)) - 1)) << 2);
+}
+
+/** Makes region r's entries exist, each answering what the region answered; false if out of memory. */
+function regionOpen(t: Table, r: u32): bool {
+  const at = t.regions + (<usize>r << 2);
+  const answer = load<u32>(at);
+  if ((answer & LEAF) == 0) return true;
+  const n = <usize>1 << regionShift(t);
+  const entries = regionBitsFixed(t) ? allocFixed(<u32>(n << 2)) : alloc(<u32>(n << 2));
+  if (entries == 0) return false;
+  for (let i: usize = 0; i < n; i++) store<u32>(entries + (i << 2), answer);
+  store<u32>(at, <u32>entries);
+  return true;
+}
+
+@inline function regionBitsFixed(t: Table): bool {
+  return t.regionBits == 0;
+}
+
+/** Region r holds no route longer than regionBits: its entries go, one word answers for it. */
+function regionClose(t: Table, r: u32): void {
+  if (regionBitsFixed(t)) return;
+  const at = t.regions + (<usize>r << 2);
+  const entries = <usize>load<u32>(at);
+  if (load<u32>(at) & LEAF) return;
+  store<u32>(at, LEAF | shortBest(shortOf(t), r << regionShift(t)));
+  free(entries, 4 << regionShift(t));
+}
+
+/** Closes region r if a refused change opened it for nothing. */
+function closeIfEmpty(t: Table, r: u32): void {
+  if (load<u32>(t.counts + (<usize>r << 2)) == 0) regionClose(t, r);
 }
 
 /** Removes every route and frees every node. */
 export function tableClear(t: Table): void {
-  const n = <usize>1 << t.bits;
-  for (let i: usize = 0; i < n; i++) {
-    const d = load<u32>(t.dir + (i << 2));
-    if ((d & LEAF) == 0) freeSubtree(d);
+  const regions: u32 = 1 << t.regionBits;
+  const n: u32 = 1 << regionShift(t);
+  for (let r: u32 = 0; r < regions; r++) {
+    const entries = load<u32>(t.regions + (<usize>r << 2));
+    if (entries & LEAF) continue;
+    for (let i: u32 = 0; i < n; i++) {
+      const e = <usize>entries + (<usize>i << 2);
+      const d = load<u32>(e);
+      if ((d & LEAF) == 0) freeSubtree(d);
+      store<u32>(e, LEAF | NONE);
+    }
+    store<u32>(t.counts + (<usize>r << 2), 0);
+    regionClose(t, r);
   }
   shortClear(shortOf(t));
-  tableReset(t);
+  for (let r: u32 = 0; r < regions; r++) {
+    const at = t.regions + (<usize>r << 2);
+    if (load<u32>(at) & LEAF) store<u32>(at, LEAF | NONE);
+  }
+  t.count = 0;
+  t.digest = 0;
+  t.generation++;
 }
 
 /** The six bits of the prefix at offset o (zero past the width). */
@@ -121,6 +188,13 @@ function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): 
   if (oldNh != NONE) t.digest -= routeHash(t.family, hi, lo, len, oldNh); else t.count++;
   if (newNh != NONE) t.digest += routeHash(t.family, hi, lo, len, newNh); else t.count--;
   t.generation++;
+  if (len > t.regionBits && (oldNh == NONE || newNh == NONE)) {
+    const r = t.regionBits == 0 ? 0 : <u32>(hi >> (64 - t.regionBits));
+    const at = t.counts + (<usize>r << 2);
+    const n = load<u32>(at) + (newNh != NONE ? 1 : -1);
+    store<u32>(at, n);
+    if (n == 0) regionClose(t, r);
+  }
 }
 
 @inline function maskHi(hi: u64, len: u32): u64 {
@@ -147,12 +221,24 @@ function setShort(t: Table, hi: u64, len: u32, nh: u32): u32 {
   const top = len == 0 ? 0 : <u32>(hi >> (64 - len));
   const old = shortGet(shortOf(t), len, top);
   if (old == nh) return nh == NONE ? NOT_FOUND : OK;
-  if (!shortPut(shortOf(t), len, top, nh)) return FULL_TABLE;
   const first = top << (t.bits - len);
+  const region = first >> regionShift(t);
+  if (len > t.regionBits && !regionOpen(t, region)) return FULL_TABLE;
+  if (!shortPut(shortOf(t), len, top, nh)) {
+    closeIfEmpty(t, region);
+    return FULL_TABLE;
+  }
   const n: u32 = 1 << (t.bits - len);
   for (let b = first; b < first + n; b++) {
+    const region = t.regions + (<usize>(b >> regionShift(t)) << 2);
+    if (load<u32>(region) & LEAF) {
+      // A region without entries: one answer for all of it (no route in it is longer than regionBits).
+      store<u32>(region, LEAF | shortBest(shortOf(t), b));
+      b |= (1 << regionShift(t)) - 1;
+      continue;
+    }
     const best = shortBest(shortOf(t), b);
-    const e = t.dir + (<usize>b << 2);
+    const e = dirAddr(t, b);
     const d = load<u32>(e);
     if (d & LEAF) store<u32>(e, LEAF | best);
     else pushDefault(d, best);
@@ -165,6 +251,7 @@ function setShort(t: Table, hi: u64, len: u32, nh: u32): u32 {
 // node's ref, and the slot taken below it. 19 levels cover IPv6 from 16 bits.
 const PATH_REF: usize = memory.data(24 * 4);
 const PATH_SLOT: usize = memory.data(24 * 4);
+let pathBucket: u32 = 0;    // the direct entry the path starts from
 
 @inline function targetOffset(bits: u32, len: u32): u32 {
   return bits + 6 * ((len - bits - 1) / 6);
@@ -173,12 +260,19 @@ const PATH_SLOT: usize = memory.data(24 * 4);
 function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
   const bits = t.bits;
   const target = targetOffset(bits, len);
-  let refAddr = t.dir + (<usize>(hi >> (64 - bits)) << 2);
+  const bucket = <u32>(hi >> (64 - bits));
+  if (nh == NONE && (dirRead(t, bucket) & LEAF) != 0) return NOT_FOUND;
+  if (!regionOpen(t, bucket >> regionShift(t))) return FULL_TABLE;
+  pathBucket = bucket;
+  let refAddr = dirAddr(t, bucket);
   let ref = load<u32>(refAddr);
   if (ref & LEAF) {
     if (nh == NONE) return NOT_FOUND;
     const made = newSubtree(hi, lo, len, bits, nh, ref & NONE);
-    if (made == 0) return FULL_TABLE;
+    if (made == 0) {
+      closeIfEmpty(t, bucket >> regionShift(t));
+      return FULL_TABLE;
+    }
     store<u32>(refAddr, made);
     account(t, hi, lo, len, NONE, nh);
     return OK;
@@ -229,6 +323,7 @@ function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
     }
     // A refused insert leaves the table as it was, expanded singles folded back too.
     if (status == FULL_TABLE && expandedAt != 0) collapse(t, expandedAt, expandedDepth);
+    if (status == FULL_TABLE) closeIfEmpty(t, bucket >> regionShift(t));
     return status;
   }
   return OK;
@@ -239,7 +334,7 @@ function setDeep(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
 
 /**
  * A new subtree at offset o holding only the route hi:lo/len: a single-route node, below a
- * chain of pass-through nodes when the route is more than 64 bits deeper than o. 0 if out
+ * chain of pass-through nodes when the route is more than 32 bits deeper than o. 0 if out
  * of memory (nothing is left allocated).
  */
 function newSubtree(hi: u64, lo: u64, len: u32, o: u32, nh: u32, dflt: u32): u32 {
@@ -287,8 +382,8 @@ function changeNode(t: Table, refAddr: usize, depth: u32, o: u32, hi: u64, lo: u
   const rel = 31 - clz(idx);
   const span: u32 = 64 >> rel;
   refreshChildDefaults(load<u32>(refAddr), (idx - (1 << rel)) * span, span);
-  account(t, hi, lo, len, old, nh);
   if (nh == NONE) collapse(t, refAddr, depth);
+  account(t, hi, lo, len, old, nh);     // last: it may free the region the path runs through
   return OK;
 }
 
@@ -318,6 +413,7 @@ function growAt(t: Table, refAddr: usize, s: u32, o: u32, hi: u64, lo: u64, len:
  * short): removals never fail for lack of memory.
  */
 function collapse(t: Table, refAddr: usize, depth: u32): void {
+  const bucketOf = pathBucket;
   while (true) {
     const ref = load<u32>(refAddr);
     let replacement: u32 = EMPTY;
@@ -339,7 +435,7 @@ function collapse(t: Table, refAddr: usize, depth: u32): void {
       } else if (routes == 0 && popcnt(v) == 1) {
         const s = <u32>ctz(v);
         const child = load<u32>(childRefAddr(ref, s));
-        if ((child & SINGLE) != 0 && singleRel(child) <= 58) {
+        if ((child & SINGLE) != 0 && singleRel(child) <= 26) {
           const single = singleMake((<u64>s << 58) | (singleKey(child) >> 6), singleRel(child) + 6, singleNh(child), defaultOf(ref));
           if (single != 0) replacement = single;
         }
@@ -350,7 +446,7 @@ function collapse(t: Table, refAddr: usize, depth: u32): void {
     if (replacement != EMPTY) {
       store<u32>(refAddr, replacement);
     } else if (depth == 0) {
-      store<u32>(refAddr, LEAF | shortBest(shortOf(t), <u32>((refAddr - t.dir) >> 2)));
+      store<u32>(refAddr, LEAF | shortBest(shortOf(t), bucketOf));
     } else {
       const parentAddr = <usize>load<u32>(PATH_REF + (<usize>(depth - 1) << 2));
       imgLoad(load<u32>(parentAddr));
@@ -372,7 +468,7 @@ export function tableGet(t: Table, hi: u64, lo: u64, len: u32): u32 {
   const bits = t.bits;
   if (len <= bits) return shortGet(shortOf(t), len, len == 0 ? 0 : <u32>(hi >> (64 - len)));
   const target = targetOffset(bits, len);
-  let ref = load<u32>(t.dir + (<usize>(hi >> (64 - bits)) << 2));
+  let ref = dirRead(t, <u32>(hi >> (64 - bits)));
   if (ref & LEAF) return NONE;
   let o = bits;
   while (true) {
@@ -416,14 +512,17 @@ function statSubtree(ref: u32): void {
 
 export function tableStats(t: Table, out: usize): void {
   const n = <usize>1 << t.bits;
-  statLookupBytes = <u32>(n << 2);
-  statBytes = statLookupBytes + <u32>shortBytes(shortOf(t));
+  statLookupBytes = 4 << t.regionBits;
+  for (let r: u32 = 0; r < (1 << t.regionBits); r++) {
+    if ((load<u32>(t.regions + (<usize>r << 2)) & LEAF) == 0) statLookupBytes += 4 << regionShift(t);
+  }
+  statBytes = statLookupBytes + (4 << t.regionBits) + <u32>shortBytes(shortOf(t));
   statFull = 0;
   statLeafOnly = 0;
   statSingles = 0;
   statLeaves = 0;
-  for (let i: usize = 0; i < n; i++) {
-    const d = load<u32>(t.dir + (i << 2));
+  for (let b: u32 = 0; b < <u32>n; b++) {
+    const d = dirRead(t, b);
     if ((d & LEAF) == 0) statSubtree(d);
   }
   store<u32>(out, statBytes);

@@ -4,7 +4,7 @@
 // addresses in the same run.
 
 import { createRequire } from "node:module";
-import { Fib, NO_ROUTE, type Change, type FibStats } from "../host/fib.ts";
+import { Fib, NO_ROUTE, encodeChanges, type Change, type FibStats } from "../host/fib.ts";
 import { firmwareImage } from "../host/firmware.ts";
 import { NextHopTable } from "../host/nexthops.ts";
 import { ReferenceTable } from "../host/reference.ts";
@@ -33,7 +33,7 @@ export interface LookupResult {
   lookupsPerSecPerRoute: number;
   /** One JS → WASM call per lookup. */
   singleLookupsPerSec: number;
-  /** Random deletes then re-inserts of loaded routes, in batches. */
+  /** Random deletes then re-inserts of loaded routes, as change records through linear memory. */
   updatesPerSec: number;
   /** Bytes of the lookup structure (direct table, node headers, child refs, leaves) per route. */
   bytesPerRoute: number;
@@ -134,7 +134,10 @@ function singleLoop(fib: Fib, family: Family, addrs: Uint32Array): () => void {
   };
 }
 
-/** Deletes a random sample of loaded routes and inserts them back, in batches; updates per second. */
+/**
+ * Deletes a random sample of loaded routes and inserts them back, as change records through
+ * linear memory (the way changes arrive from the wire); updates per second.
+ */
 function updateRate(fib: Fib, changes: readonly Change[], family: Family, quick: boolean): number {
   const rnd = new Random(3);
   const k = Math.min(changes.length, quick ? 50000 : 200000);
@@ -147,13 +150,13 @@ function updateRate(fib: Fib, changes: readonly Change[], family: Family, quick:
       sample.push(changes[i]);
     }
   }
-  const removes: Change[] = sample.map((c) => ({ prefix: c.prefix }));
+  const removes = encodeChanges(family, sample.map((c) => ({ prefix: c.prefix })));
+  const inserts = encodeChanges(family, sample);
   const digest = fib.digest(family);
   const rates: number[] = [];
-  for (let run = 0; run < (quick ? 2 : 5); run++) {
+  for (let run = 0; run < (quick ? 3 : 7); run++) {
     const ms = timeMs(() => {
-      fib.apply(removes);
-      fib.apply(sample);
+      if (fib.applyRecords(family, removes) !== k || fib.applyRecords(family, inserts) !== k) throw new Error("update benchmark: a change failed");
     });
     rates.push((2 * k) / (ms / 1000));
   }

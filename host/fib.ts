@@ -87,6 +87,37 @@ export class FirmwareError extends Error {
   override name = "FirmwareError";
 }
 
+/** u32 words in a change record: IPv4 3, IPv6 6. */
+export function recordWords(family: Family): number {
+  return family === 4 ? 3 : 6;
+}
+
+/**
+ * Change records, as the firmware's apply() reads them: per change, word 0 is op (1 set,
+ * 2 remove, 0 invalid) | len << 8 | status << 16 (written back), then the address words
+ * (IPv4 one, IPv6 four), then the next hop. All changes must be of `family`.
+ */
+export function encodeChanges(family: Family, changes: readonly Change[]): Uint32Array {
+  const words = recordWords(family);
+  const out = new Uint32Array(changes.length * words);
+  let w = 0;
+  for (const c of changes) {
+    const a = c.prefix.addr;
+    const nh = c.nh;
+    const valid = a.family === family && (nh === undefined || (Number.isInteger(nh) && nh >= 0 && nh <= MAX_NEXTHOP));
+    out[w] = (valid ? (nh === undefined ? 2 : 1) : 0) | (c.prefix.len << 8);
+    out[w + 1] = a.w0;
+    if (family === 6) {
+      out[w + 2] = a.w1;
+      out[w + 3] = a.w2;
+      out[w + 4] = a.w3;
+    }
+    out[w + words - 1] = nh ?? 0;
+    w += words;
+  }
+  return out;
+}
+
 const PAGE = 65536;
 /** Node refs address 512 MiB. */
 const MAX_PAGES = 8192;
@@ -225,44 +256,42 @@ export class Fib {
 
   /**
    * Applies changes in order through linear memory; returns each change's status. A refused
-   * change ("full") does not stop the others.
+   * change ("full") does not stop the others. Changes of the two families are applied per
+   * family, each family's in order.
    */
   apply(changes: readonly Change[]): Status[] {
     const statuses: Status[] = new Array(changes.length);
     for (const family of [4, 6] as const) {
-      const size = family === 4 ? 12 : 24;
-      const chunk = Math.floor(this.ioBytes / size);
-      const idx: number[] = [];
-      for (let i = 0; i < changes.length; i++) if (changes[i].prefix.family === family) idx.push(i);
-      for (let k = 0; k < idx.length; k += chunk) {
-        const part = idx.slice(k, k + chunk);
-        this.views();
-        const base = this.io;
-        part.forEach((i, j) => this.encodeChange(base + j * size, changes[i], family));
-        this.x.apply(family, base, part.length);
-        this.views();
-        part.forEach((i, j) => (statuses[i] = STATUS[this.u8[base + j * size + 2]] ?? "invalid"));
-      }
+      const index: number[] = [];
+      changes.forEach((c, i) => c.prefix.family === family && index.push(i));
+      if (index.length === 0) continue;
+      const records = encodeChanges(family, index.map((i) => changes[i]));
+      this.applyRecords(family, records);
+      const words = recordWords(family);
+      index.forEach((i, k) => (statuses[i] = STATUS[(records[k * words] >>> 16) & 255] ?? "invalid"));
     }
     return statuses;
   }
 
-  private encodeChange(at: number, c: Change, family: Family): void {
-    const w = at >>> 2;
-    const a = c.prefix.addr;
-    const nh = c.nh;
-    const valid = nh === undefined || (Number.isInteger(nh) && nh >= 0 && nh <= MAX_NEXTHOP);
-    this.u32[w] = (valid ? (nh === undefined ? 2 : 1) : 0) | (c.prefix.len << 8);
-    if (family === 4) {
-      this.u32[w + 1] = a.w0;
-      this.u32[w + 2] = nh ?? 0;
-    } else {
-      this.u32[w + 1] = a.w0;
-      this.u32[w + 2] = a.w1;
-      this.u32[w + 3] = a.w2;
-      this.u32[w + 4] = a.w3;
-      this.u32[w + 5] = nh ?? 0;
+  /**
+   * Applies change records (see encodeChanges) in order, in chunks through linear memory;
+   * writes each one's status into its record and returns how many succeeded. This is the
+   * path for changes that arrive already encoded.
+   */
+  applyRecords(family: Family, records: Uint32Array): number {
+    const words = recordWords(family);
+    const chunk = Math.floor(this.ioBytes / (4 * words)) * words;
+    const at = this.io >>> 2;
+    let ok = 0;
+    for (let i = 0; i < records.length; i += chunk) {
+      const part = records.subarray(i, Math.min(records.length, i + chunk));
+      this.views();
+      this.u32.set(part, at);
+      ok += this.x.apply(family, this.io, part.length / words);
+      this.views();
+      part.set(this.u32.subarray(at, at + part.length));
     }
+    return ok;
   }
 
   /** Removes every route of a family. */
