@@ -409,7 +409,7 @@ function growAt(t: Table, refAddr: usize, s: u32, o: u32, hi: u64, lo: u64, len:
  * levels below the direct table) upwards: an EMPTY ref or a node with neither routes
  * nor children is taken out of its parent; a node left with one route and no children, or
  * with one single-route child and no routes, becomes a single-route node. Each step only
- * shrinks blocks in place or takes 16 bytes for a single-route node (skipped if memory is
+ * shrinks blocks in place or takes 12 bytes for a single-route node (skipped if memory is
  * short): removals never fail for lack of memory.
  */
 function collapse(t: Table, refAddr: usize, depth: u32): void {

@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import { asnRoutes } from "../asn.ts";
 import { readRouteFile, type Route } from "../routefile.ts";
 import { benchLookup } from "../../bench/lookup.ts";
+import { cpuCalibration } from "../../bench/stats.ts";
 import { FailedError, UsageError, type Context } from "../cli-support.ts";
 
 export interface BenchArgs {
@@ -26,9 +27,10 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
     routes = [...asnRoutes(4), ...asnRoutes(6)];
     ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);
   }
+  const calibration = cpuCalibration();
   const results = benchLookup(routes, { quick: args.quick, log: ctx.log });
   if (args.json) {
-    await ctx.write(`${JSON.stringify({ benchmark: "lookup", machine: machine(), results }, null, 2)}\n`);
+    await ctx.write(`${JSON.stringify({ benchmark: "lookup", machine: machine(), cpuCalibration: calibration, results }, null, 2)}\n`);
   } else {
     for (const r of results) {
       await ctx.write(
