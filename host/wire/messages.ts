@@ -1,0 +1,316 @@
+// The messages of the registration/update protocol (docs/protocol.md has the byte diagrams
+// and the registration state diagram). The codec is pure: a message in, frame bytes out;
+// frame bytes in, a message or a WireError out. Decoding rejects unknown types, bodies that
+// end early, and trailing bytes.
+
+import { Addr, type Family, Prefix } from "../netip.ts";
+import { encodeFrame, type Frame } from "./frame.ts";
+import { Reader, ShortRead, Writer } from "./bytes.ts";
+
+export type Role = "rp" | "lc" | "npu";
+export type ServerRole = "primary" | "standby";
+
+/** The piece of the table a client asks for. Empty lists mean "all". */
+export interface Subset {
+  families: Family[];
+  vrfs: number[];
+  prefixes: Prefix[];
+}
+
+/** A multicast channel a grant opens to a client. */
+export interface Channel {
+  id: number;
+  subset: Subset;
+  group: string;
+  port: number;
+  keyEpoch: number;
+  /** The channel key, wrapped for this client. */
+  key: Uint8Array;
+}
+
+/** Capability bits of hello. */
+export const CAP_SNAPSHOT = 1;
+export const CAP_DIGEST_RESYNC = 2;
+export const CAP_MULTICAST = 4;
+export const CAP_FLASH = 8;
+export const CAP_ENCRYPTION = 16;
+
+export type Message =
+  | { type: "hello"; node: string; role: Role; maxVersion: number; capabilities: number; subset: Subset }
+  | { type: "challenge"; server: string; nonce: Uint8Array }
+  | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; proof: Uint8Array }
+  | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; channels: Channel[] }
+  | { type: "deny"; code: number; reason: string }
+  | { type: "snapshotBegin"; snapshot: number; family: Family; routes: number; digest: bigint; sequence: number }
+  | { type: "snapshotChunk"; snapshot: number; index: number; family: Family; count: number; data: Uint8Array }
+  | { type: "snapshotEnd"; snapshot: number; chunks: number; digest: bigint }
+  | { type: "update"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
+  | { type: "ack"; channel: number; sequence: number }
+  | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
+  | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
+  | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
+  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint }
+  | { type: "rangeDigests"; family: Family; prefix: Prefix; depth: number; digests: bigint[] }
+  | { type: "flashBegin"; size: number; chunkSize: number; sha256: Uint8Array; signature: Uint8Array; key: string }
+  | { type: "flashData"; offset: number; crc: number; data: Uint8Array }
+  | { type: "flashEnd"; chunks: number }
+  | { type: "flashResult"; ok: boolean; slot: number; resumeOffset: number; reason: string }
+  | { type: "error"; code: number; message: string };
+
+export type MessageType = Message["type"];
+type Of<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** A frame whose body is not a message this node understands. */
+export class WireError extends Error {
+  override name = "WireError";
+  constructor(readonly kind: "unknown-type" | "truncated" | "trailing" | "malformed", message: string) {
+    super(message);
+  }
+}
+
+/** Largest depth of a rangeDigests message: 2^12 digests. */
+export const MAX_DIGEST_DEPTH = 12;
+
+const ROLES: readonly Role[] = ["rp", "lc", "npu"];
+const SERVER_ROLES: readonly ServerRole[] = ["primary", "standby"];
+const METHODS = ["hmac-sha256", "ed25519"] as const;
+
+function family(r: Reader): Family {
+  const f = r.u8();
+  if (f !== 4 && f !== 6) throw new RangeError(`address family ${f}`);
+  return f;
+}
+
+function pick<T>(list: readonly T[], i: number, what: string): T {
+  if (i >= list.length) throw new RangeError(`${what} ${i}`);
+  return list[i];
+}
+
+function fixed(r: Reader, n: number): Uint8Array {
+  return r.raw(n);
+}
+
+function writeFixed(w: Writer, b: Uint8Array, n: number, what: string): Writer {
+  if (b.length !== n) throw new RangeError(`${what} must be ${n} bytes, got ${b.length}`);
+  return w.raw(b);
+}
+
+/** Prefix: family u8 · len u8 · the address bytes the length covers. */
+function writePrefix(w: Writer, p: Prefix): void {
+  w.u8(p.family).u8(p.len);
+  const a = p.addr;
+  const words = [a.w0, a.w1, a.w2, a.w3];
+  for (let k = 0; k < Math.ceil(p.len / 8); k++) w.u8(words[k >> 2] >>> (24 - 8 * (k & 3)));
+}
+
+function readPrefix(r: Reader): Prefix {
+  const f = family(r);
+  const len = r.u8();
+  if (len > (f === 4 ? 32 : 128)) throw new RangeError(`prefix length ${len}`);
+  const words = [0, 0, 0, 0];
+  for (let k = 0; k < Math.ceil(len / 8); k++) words[k >> 2] |= r.u8() << (24 - 8 * (k & 3));
+  const addr = f === 4 ? Addr.v4(words[0]) : Addr.v6(words[0], words[1], words[2], words[3]);
+  const p = Prefix.from(addr, len) as Prefix;
+  if (!p.addr.equals(addr)) throw new RangeError(`prefix ${addr}/${len} has host bits set`);
+  return p;
+}
+
+function writeSubset(w: Writer, s: Subset): void {
+  w.varint(s.families.length);
+  for (const f of s.families) w.u8(f);
+  w.varint(s.vrfs.length);
+  for (const v of s.vrfs) w.varint(v);
+  w.varint(s.prefixes.length);
+  for (const p of s.prefixes) writePrefix(w, p);
+}
+
+function readSubset(r: Reader): Subset {
+  const families = list(r, () => family(r));
+  const vrfs = list(r, () => r.varint());
+  const prefixes = list(r, () => readPrefix(r));
+  return { families, vrfs, prefixes };
+}
+
+function list<T>(r: Reader, item: () => T): T[] {
+  const n = r.varint();
+  if (n > r.left) throw new ShortRead(`a list of ${n} items in ${r.left} bytes`);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(item());
+  return out;
+}
+
+interface Codec<M> {
+  code: number;
+  write(w: Writer, m: M): void;
+  read(r: Reader): M;
+}
+
+// Type codes: grouped by purpose, never reused.
+const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
+  hello: {
+    code: 0x01,
+    write: (w, m) => { w.string(m.node).u8(ROLES.indexOf(m.role)).u8(m.maxVersion).varint(m.capabilities); writeSubset(w, m.subset); },
+    read: (r) => ({ type: "hello", node: r.string(), role: pick(ROLES, r.u8(), "role"), maxVersion: r.u8(), capabilities: r.varint(), subset: readSubset(r) }),
+  },
+  challenge: {
+    code: 0x02,
+    write: (w, m) => { w.string(m.server); writeFixed(w, m.nonce, 32, "nonce"); },
+    read: (r) => ({ type: "challenge", server: r.string(), nonce: fixed(r, 32) }),
+  },
+  auth: {
+    code: 0x03,
+    write: (w, m) => { w.string(m.node).u8(METHODS.indexOf(m.method)).bytes(m.proof); },
+    read: (r) => ({ type: "auth", node: r.string(), method: pick(METHODS, r.u8(), "auth method"), proof: r.bytes(1024) }),
+  },
+  grant: {
+    code: 0x04,
+    write: (w, m) => {
+      w.string(m.server).u8(SERVER_ROLES.indexOf(m.role)).u64(m.stream).varint(m.sequence).varint(m.heartbeatMs).u8(m.deadAfter);
+      w.varint(m.channels.length);
+      for (const c of m.channels) {
+        w.varint(c.id);
+        writeSubset(w, c.subset);
+        w.string(c.group).u16(c.port).varint(c.keyEpoch).bytes(c.key);
+      }
+    },
+    read: (r) => ({
+      type: "grant", server: r.string(), role: pick(SERVER_ROLES, r.u8(), "server role"), stream: r.u64(), sequence: r.varint(),
+      heartbeatMs: r.varint(), deadAfter: r.u8(),
+      channels: list(r, () => ({ id: r.varint(), subset: readSubset(r), group: r.string(), port: r.u16(), keyEpoch: r.varint(), key: r.bytes(256) })),
+    }),
+  },
+  deny: {
+    code: 0x05,
+    write: (w, m) => { w.varint(m.code).string(m.reason); },
+    read: (r) => ({ type: "deny", code: r.varint(), reason: r.string() }),
+  },
+  snapshotBegin: {
+    code: 0x10,
+    write: (w, m) => { w.varint(m.snapshot).u8(m.family).varint(m.routes).u64(m.digest).varint(m.sequence); },
+    read: (r) => ({ type: "snapshotBegin", snapshot: r.varint(), family: family(r), routes: r.varint(), digest: r.u64(), sequence: r.varint() }),
+  },
+  snapshotChunk: {
+    code: 0x11,
+    write: (w, m) => { w.varint(m.snapshot).varint(m.index).u8(m.family).varint(m.count).raw(m.data); },
+    read: (r) => ({ type: "snapshotChunk", snapshot: r.varint(), index: r.varint(), family: family(r), count: r.varint(), data: r.raw(r.left) }),
+  },
+  snapshotEnd: {
+    code: 0x12,
+    write: (w, m) => { w.varint(m.snapshot).varint(m.chunks).u64(m.digest); },
+    read: (r) => ({ type: "snapshotEnd", snapshot: r.varint(), chunks: r.varint(), digest: r.u64() }),
+  },
+  update: {
+    code: 0x20,
+    write: (w, m) => { w.varint(m.channel).varint(m.sequence).u8(m.family).varint(m.count).raw(m.data); },
+    read: (r) => ({ type: "update", channel: r.varint(), sequence: r.varint(), family: family(r), count: r.varint(), data: r.raw(r.left) }),
+  },
+  ack: {
+    code: 0x21,
+    write: (w, m) => { w.varint(m.channel).varint(m.sequence); },
+    read: (r) => ({ type: "ack", channel: r.varint(), sequence: r.varint() }),
+  },
+  nak: {
+    code: 0x22,
+    write: (w, m) => { w.varint(m.channel).varint(m.ranges.length); for (const [from, count] of m.ranges) w.varint(from).varint(count); },
+    read: (r) => ({ type: "nak", channel: r.varint(), ranges: list(r, () => [r.varint(), r.varint()] as [number, number]) }),
+  },
+  retransmission: {
+    code: 0x23,
+    write: (w, m) => { w.varint(m.channel).varint(m.sequence).u8(m.family).varint(m.count).raw(m.data); },
+    read: (r) => ({ type: "retransmission", channel: r.varint(), sequence: r.varint(), family: family(r), count: r.varint(), data: r.raw(r.left) }),
+  },
+  heartbeat: {
+    code: 0x24,
+    write: (w, m) => { w.varint(m.timeMs).varint(m.sequences.length); for (const [c, s] of m.sequences) w.varint(c).varint(s); },
+    read: (r) => ({ type: "heartbeat", timeMs: r.varint(), sequences: list(r, () => [r.varint(), r.varint()] as [number, number]) }),
+  },
+  activate: {
+    code: 0x30,
+    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6); },
+    read: (r) => ({ type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64() }),
+  },
+  rangeDigests: {
+    code: 0x31,
+    write: (w, m) => {
+      if (m.depth > MAX_DIGEST_DEPTH || m.digests.length !== 2 ** m.depth) throw new RangeError(`rangeDigests needs 2^depth digests, depth ≤ ${MAX_DIGEST_DEPTH}`);
+      w.u8(m.family);
+      writePrefix(w, m.prefix);
+      w.u8(m.depth);
+      for (const d of m.digests) w.u64(d);
+    },
+    read: (r) => {
+      const f = family(r);
+      const prefix = readPrefix(r);
+      if (prefix.family !== f) throw new RangeError("range prefix of another family");
+      const depth = r.u8();
+      if (depth > MAX_DIGEST_DEPTH) throw new RangeError(`digest depth ${depth}`);
+      const digests: bigint[] = [];
+      for (let i = 0; i < 2 ** depth; i++) digests.push(r.u64());
+      return { type: "rangeDigests", family: f, prefix, depth, digests };
+    },
+  },
+  flashBegin: {
+    code: 0x40,
+    write: (w, m) => { w.varint(m.size).varint(m.chunkSize); writeFixed(w, m.sha256, 32, "sha256"); writeFixed(w, m.signature, 64, "signature"); w.string(m.key); },
+    read: (r) => ({ type: "flashBegin", size: r.varint(), chunkSize: r.varint(), sha256: fixed(r, 32), signature: fixed(r, 64), key: r.string() }),
+  },
+  flashData: {
+    code: 0x41,
+    write: (w, m) => { w.varint(m.offset).u32(m.crc).raw(m.data); },
+    read: (r) => ({ type: "flashData", offset: r.varint(), crc: r.u32(), data: r.raw(r.left) }),
+  },
+  flashEnd: {
+    code: 0x42,
+    write: (w, m) => { w.varint(m.chunks); },
+    read: (r) => ({ type: "flashEnd", chunks: r.varint() }),
+  },
+  flashResult: {
+    code: 0x43,
+    write: (w, m) => { w.u8(m.ok ? 1 : 0).u8(m.slot).varint(m.resumeOffset).string(m.reason); },
+    read: (r) => {
+      const ok = r.u8();
+      if (ok > 1) throw new RangeError(`flag ${ok}`);
+      return { type: "flashResult", ok: ok === 1, slot: r.u8(), resumeOffset: r.varint(), reason: r.string() };
+    },
+  },
+  error: {
+    code: 0x7f,
+    write: (w, m) => { w.varint(m.code).string(m.message); },
+    read: (r) => ({ type: "error", code: r.varint(), message: r.string() }),
+  },
+};
+
+const BY_CODE = new Map<number, MessageType>(Object.entries(CODECS).map(([type, c]) => [c.code, type as MessageType]));
+
+/** Type code of a message type. */
+export function typeCode(type: MessageType): number {
+  return CODECS[type].code;
+}
+
+/** The body of a message (without frame header and CRC). Throws RangeError on a value that cannot be encoded. */
+export function encodeBody(m: Message): Uint8Array {
+  const w = new Writer();
+  (CODECS[m.type] as Codec<Message>).write(w, m);
+  return w.done();
+}
+
+/** The frame of a message. */
+export function encodeMessage(m: Message): Uint8Array {
+  return encodeFrame(typeCode(m.type), encodeBody(m));
+}
+
+/** The message in a frame, or why it is not one. Never throws. */
+export function decodeMessage(frame: Frame): Message | WireError {
+  const type = BY_CODE.get(frame.type);
+  if (type === undefined) return new WireError("unknown-type", `unknown message type 0x${frame.type.toString(16).padStart(2, "0")}`);
+  const r = new Reader(frame.body);
+  let m: Message;
+  try {
+    m = CODECS[type].read(r);
+  } catch (e) {
+    if (e instanceof ShortRead) return new WireError("truncated", `${type}: ${e.message}`);
+    return new WireError("malformed", `${type}: ${(e as Error).message}`);
+  }
+  if (r.left > 0) return new WireError("trailing", `${type}: ${r.left} trailing bytes`);
+  return m;
+}

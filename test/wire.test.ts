@@ -1,0 +1,195 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { crc32c } from "../host/wire/crc32c.ts";
+import { cobsDecode, cobsEncode, cobsMaxEncoded } from "../host/wire/cobs.ts";
+import { encodeFrame, FrameError, MAX_FRAME, parseFrame, StreamDecoder, streamBytes, WIRE_VERSION } from "../host/wire/frame.ts";
+import { decodeMessage, encodeMessage, WireError, type Message } from "../host/wire/messages.ts";
+import { Prefix } from "../host/netip.ts";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/ /g, ""), "hex"));
+
+function cobs(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(cobsMaxEncoded(src.length));
+  return out.subarray(0, cobsEncode(src, out));
+}
+
+function uncobs(enc: Uint8Array): Uint8Array | undefined {
+  const out = new Uint8Array(enc.length);
+  const n = cobsDecode(enc, 0, enc.length, out);
+  return n < 0 ? undefined : out.subarray(0, n);
+}
+
+test("CRC-32C check value", () => {
+  assert.is(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
+  assert.is(crc32c(new Uint8Array(0)), 0);
+  assert.is(crc32c(new Uint8Array(32)), 0x8a9136aa);
+});
+
+test("COBS: the published examples", () => {
+  const cases: [string, string][] = [
+    ["00", "01 01"],
+    ["00 00", "01 01 01"],
+    ["00 11 00", "01 02 11 01"],
+    ["11 22 00 33", "03 11 22 02 33"],
+    ["11 22 33 44", "05 11 22 33 44"],
+    ["11 00 00 00", "02 11 01 01 01"],
+  ];
+  for (const [raw, enc] of cases) {
+    assert.is(hex(cobs(bytes(raw))), hex(bytes(enc)), raw);
+    assert.is(hex(uncobs(bytes(enc))!), hex(bytes(raw)));
+  }
+  const run254 = Uint8Array.from({ length: 254 }, (_, i) => i + 1);
+  assert.is(hex(cobs(run254)), "ff" + hex(run254));
+  const run255 = Uint8Array.from({ length: 255 }, (_, i) => i + 1);
+  assert.is(hex(cobs(run255)), "ff" + hex(run254) + "02ff");
+});
+
+test("COBS: round trip and no zero inside, for any bytes", () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (src) => {
+    const enc = cobs(src);
+    assert.ok(!enc.includes(0));
+    assert.ok(enc.length <= cobsMaxEncoded(src.length));
+    assert.is(hex(uncobs(enc)!), hex(src));
+  }));
+});
+
+test("a frame carries version, type, body and a CRC; damage is reported, not thrown", () => {
+  const f = encodeFrame(0x20, bytes("010203"));
+  assert.is(f[0], WIRE_VERSION);
+  assert.is(f[1], 0x20);
+  const ok = parseFrame(f) as { type: number; body: Uint8Array };
+  assert.is(ok.type, 0x20);
+  assert.is(hex(ok.body), "010203");
+  const flipped = f.slice();
+  flipped[3] ^= 0x10;
+  assert.is((parseFrame(flipped) as FrameError).kind, "crc");
+  assert.is((parseFrame(f.subarray(0, 4)) as FrameError).kind, "short");
+  const newer = encodeFrame(0x20, new Uint8Array(0));
+  newer[0] = WIRE_VERSION + 1;
+  const c = crc32c(newer, 0, newer.length - 4);
+  newer.set([c & 255, (c >>> 8) & 255, (c >>> 16) & 255, c >>> 24], newer.length - 4);
+  const err = parseFrame(newer) as FrameError;
+  assert.is(err.kind, "version");
+  assert.match(err.message, `protocol version ${WIRE_VERSION + 1} is newer than this node's ${WIRE_VERSION}`);
+  assert.throws(() => encodeFrame(1, new Uint8Array(MAX_FRAME)), RangeError);
+});
+
+const P = Prefix.mustParse;
+const subset = { families: [4, 6] as (4 | 6)[], vrfs: [0, 7], prefixes: [P("10.0.0.0/8"), P("2001:db8::/32"), P("0.0.0.0/0")] };
+const samples: Message[] = [
+  { type: "hello", node: "lc0", role: "lc", maxVersion: 1, capabilities: 31, subset },
+  { type: "challenge", server: "rp0", nonce: new Uint8Array(32).fill(7) },
+  { type: "auth", node: "lc0", method: "hmac-sha256", proof: new Uint8Array(32).fill(9) },
+  { type: "auth", node: "lc1", method: "ed25519", proof: new Uint8Array(64).fill(1) },
+  { type: "grant", server: "rp0", role: "standby", stream: 0xfedcba9876543210n, sequence: 12345678901, heartbeatMs: 50, deadAfter: 3,
+    channels: [{ id: 1, subset, group: "239.1.2.3", port: 5400, keyEpoch: 2, key: new Uint8Array(60).fill(3) }] },
+  { type: "deny", code: 3, reason: "unknown client lc9" },
+  { type: "snapshotBegin", snapshot: 4, family: 6, routes: 168000, digest: 0x0123456789abcdefn, sequence: 99 },
+  { type: "snapshotChunk", snapshot: 4, index: 17, family: 6, count: 3, data: bytes("0a0b0c0d00") },
+  { type: "snapshotEnd", snapshot: 4, chunks: 18, digest: 0xffffffffffffffffn },
+  { type: "update", channel: 2, sequence: 2 ** 40, family: 4, count: 2, data: bytes("00ff00") },
+  { type: "ack", channel: 2, sequence: 77 },
+  { type: "nak", channel: 2, ranges: [[10, 3], [20, 1]] },
+  { type: "retransmission", channel: 2, sequence: 10, family: 4, count: 1, data: bytes("01") },
+  { type: "heartbeat", timeMs: 1700000000000, sequences: [[1, 5], [2, 9]] },
+  { type: "activate", stream: 5n, sequence: 1000, digest4: 1n, digest6: 2n },
+  { type: "rangeDigests", family: 4, prefix: P("10.0.0.0/8"), depth: 2, digests: [1n, 2n, 3n, 4n] },
+  { type: "flashBegin", size: 30720, chunkSize: 1024, sha256: new Uint8Array(32).fill(5), signature: new Uint8Array(64).fill(6), key: "build-2026" },
+  { type: "flashData", offset: 2048, crc: 0xdeadbeef, data: new Uint8Array(1024).fill(0) },
+  { type: "flashEnd", chunks: 30 },
+  { type: "flashResult", ok: false, slot: 1, resumeOffset: 4096, reason: "signature does not verify" },
+  { type: "error", code: 1, message: "no such subset" },
+];
+
+test("every message: encode, decode, encode again gives the same bytes", () => {
+  const seen = new Set<string>();
+  for (const m of samples) {
+    const frame = encodeMessage(m);
+    const decoded = decodeMessage(parseFrame(frame) as never);
+    assert.not.instance(decoded, WireError, `${m.type}: ${(decoded as Error).message}`);
+    assert.equal(decoded, m);
+    assert.is(hex(encodeMessage(decoded as Message)), hex(frame), m.type);
+    seen.add(m.type);
+  }
+  assert.is(seen.size, 20);
+});
+
+test("unknown types, short bodies and trailing bytes are errors with reasons", () => {
+  const unknown = decodeMessage({ version: 1, type: 0x66, body: new Uint8Array(0) }) as WireError;
+  assert.is(unknown.kind, "unknown-type");
+  assert.is(unknown.message, "unknown message type 0x66");
+  const ack = parseFrame(encodeMessage({ type: "ack", channel: 1, sequence: 300 })) as { version: number; type: number; body: Uint8Array };
+  const short = decodeMessage({ ...ack, body: ack.body.subarray(0, 2) }) as WireError;
+  assert.is(short.kind, "truncated");
+  const long = decodeMessage({ ...ack, body: new Uint8Array([...ack.body, 0]) }) as WireError;
+  assert.is(long.kind, "trailing");
+  assert.is(long.message, "ack: 1 trailing bytes");
+  const hello = parseFrame(encodeMessage(samples[0])) as { version: number; type: number; body: Uint8Array };
+  const badRole = hello.body.slice();
+  badRole[4] = 9;        // "lc0" is 1+3 bytes, then the role
+  assert.is((decodeMessage({ ...hello, body: badRole }) as WireError).kind, "malformed");
+});
+
+test("the stream decoder splits frames across any chunking", () => {
+  const stream = Buffer.concat(samples.map((m) => streamBytes(encodeMessage(m))));
+  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: stream.length }), { maxLength: 20 }), (cuts) => {
+    const points = [...new Set([0, ...cuts, stream.length])].sort((a, b) => a - b);
+    const d = new StreamDecoder();
+    const frames = [];
+    for (let i = 1; i < points.length; i++) frames.push(...d.push(stream.subarray(points[i - 1], points[i])));
+    assert.is(frames.length, samples.length);
+    assert.equal(frames.map((f) => decodeMessage(f)), samples);
+    assert.equal(d.counters, { frames: samples.length, badFrames: 0, oversized: 0, skippedBytes: 0 });
+  }), { numRuns: 200 });
+});
+
+test("after garbage, cuts and bit flips the decoder drops and counts only the damaged frames", () => {
+  fc.assert(fc.property(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(fc.nat(), { maxLength: 8 }),
+    fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 20 }),
+    (garbage, flips, chunkSizes) => {
+      const original = samples.map((m) => streamBytes(encodeMessage(m)));
+      const frames = original.map((f) => f.slice());
+      for (const f of flips) {
+        const k = f % frames.length;
+        frames[k][(f >> 3) % (frames[k].length - 1)] ^= 1 << (f & 7);     // never the delimiter
+      }
+      const damaged = frames.map((f, k) => hex(f) !== hex(original[k]));
+      const stream = Buffer.concat([garbage, new Uint8Array([0]), ...frames]);
+      const d = new StreamDecoder();
+      const got: Message[] = [];
+      for (let at = 0, i = 0; at < stream.length; i++) {
+        const n = chunkSizes.length ? chunkSizes[i % chunkSizes.length] : stream.length;
+        for (const f of d.push(stream.subarray(at, at + n))) {
+          const m = decodeMessage(f);
+          if (!(m instanceof WireError)) got.push(m);
+        }
+        at += n;
+      }
+      // Every intact frame arrives, in order, and nothing else: a flipped bit is caught by COBS or the CRC.
+      assert.equal(got, samples.filter((_, k) => !damaged[k]));
+      assert.ok(d.counters.badFrames + d.counters.oversized >= damaged.filter(Boolean).length);
+      assert.is(d.counters.frames, got.length);
+    },
+  ), { numRuns: 300 });
+});
+
+test("random bytes never throw, and memory stays bounded", () => {
+  fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 5000 }), { maxLength: 30 }), (chunks) => {
+    const d = new StreamDecoder();
+    for (const c of chunks) for (const f of d.push(c)) decodeMessage(f);
+  }), { numRuns: 300 });
+  const d = new StreamDecoder();
+  const huge = new Uint8Array(3 * MAX_FRAME).fill(0x41);
+  assert.equal(d.push(huge), []);
+  d.push(new Uint8Array([0]));
+  assert.is(d.counters.oversized, 1);
+  assert.is(d.counters.skippedBytes, 3 * MAX_FRAME);
+  const good = d.push(streamBytes(encodeMessage(samples[10])));
+  assert.equal(good.map(decodeMessage), [samples[10]]);
+});
+
+test.run();
