@@ -7,13 +7,15 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK } from "./table";
+import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
+import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
+import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 1;
+const ABI_VERSION: u32 = 2;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -100,32 +102,20 @@ export function lookup6Batch(input: usize, output: usize, n: u32): void {
 }
 
 /**
- * Applies n changes at `p`, in order, writing each one's status into its record; returns
- * how many succeeded. A refused change does not stop the batch.
- *
- *   IPv4 record, 12 bytes: op u8 (1 set, 2 remove) · len u8 · status u8 · 0 u8 · address u32 · next hop u32
- *   IPv6 record, 24 bytes: op · len · status · 0 · w0 w1 w2 w3 (u32) · next hop u32
+ * Applies n change records (records.ts) at `p`, in order, writing each one's status into
+ * its record; returns how many succeeded. A refused change does not stop the batch.
  */
 export function apply(family: u32, p: usize, n: u32): u32 {
   const t = tableOf(family);
-  const size: usize = family == 6 ? 24 : 12;
+  const size = recordSize(family);
   let ok: u32 = 0;
   for (let i: u32 = 0; i < n; i++, p += size) {
-    const op = load<u8>(p);
-    const len = <u32>load<u8>(p, 1);
-    let hi: u64, lo: u64 = 0, nh: u32;
-    if (family == 6) {
-      hi = words(load<u32>(p, 4), load<u32>(p, 8));
-      lo = words(load<u32>(p, 12), load<u32>(p, 16));
-      nh = load<u32>(p, 20);
-    } else {
-      hi = <u64>load<u32>(p, 4) << 32;
-      nh = load<u32>(p, 8);
-    }
-    let status: u32 = 3;
-    if (op == 1 && nh < NONE) status = tableSet(t, hi, lo, len, nh);
-    else if (op == 2) status = tableSet(t, hi, lo, len, NONE);
-    store<u8>(p, <u8>status, 2);
+    const op = recordOp(p);
+    const nh = recordNh(p, family);
+    let status: u32 = INVALID;
+    if (op == OP_SET && nh < NONE) status = tableSet(t, recordHi(p, family), recordLo(p, family), recordLen(p), nh);
+    else if (op == OP_REMOVE) status = tableSet(t, recordHi(p, family), recordLo(p, family), recordLen(p), NONE);
+    setRecordStatus(p, status);
     if (status == OK) ok++;
   }
   return ok;
@@ -170,8 +160,25 @@ export function iterBegin(family: u32): void {
   beginIteration(tableOf(family));
 }
 
-/** Writes up to `max` routes in prefix order at `out` (see iter.ts); 0 at the end, -1 if the table changed. */
+/** Writes up to `max` routes in prefix order at `out` as change records; 0 at the end, -1 if the table changed. */
 export function iterNext(out: usize, max: u32): i32 {
   return nextRoutes(out, max);
 }
 
+
+/**
+ * Encodes up to n change records at `records` (in prefix order) as wire routes into `out`,
+ * at most cap bytes (routecodec.ts); returns how many were encoded, encodedBytes() the size.
+ */
+export function encodeRoutes(family: u32, records: usize, n: u32, out: usize, cap: u32): u32 {
+  return encodeWire(family, records, n, out, cap);
+}
+
+export function encodedBytes(): u32 {
+  return wireBytes();
+}
+
+/** Decodes exactly `count` wire routes from `len` bytes into change records; count or a negative error. */
+export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, out: usize, allowRemove: bool): i32 {
+  return decodeWire(family, input, len, count, out, allowRemove);
+}

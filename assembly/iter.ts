@@ -2,11 +2,10 @@
 // Resumable: iterNext fills a caller's buffer and continues where it stopped; any change to
 // the table in between ends the iteration (iterNext returns STALE).
 //
-// Output records, by family:
-//   IPv4, 8 bytes:   ┌ address u32 ┬ len u8 · next hop u24 ┐
-//   IPv6, 20 bytes:  ┌ w0 ┬ w1 ┬ w2 ┬ w3 (u32 each, w0 most significant) ┬ len u8 · next hop u24 ┐
+// Output: change records (records.ts) with op "set".
 
 import { Table, LEAF, dirRead } from "./table";
+import { OP_SET, writeRecord } from "./records";
 import { ShortRoutes, shortGet } from "./short";
 import { NONE, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
 import { singleNh, singlePrefixHi, singlePrefixLo, singleRel } from "./single";
@@ -43,17 +42,7 @@ export function iterBegin(t: Table): void {
 }
 
 function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
-  if (table.family == 4) {
-    store<u32>(out, <u32>(hi >> 32));
-    store<u32>(out, len | (nh << 8), 4);
-    return out + 8;
-  }
-  store<u32>(out, <u32>(hi >> 32));
-  store<u32>(out, <u32>hi, 4);
-  store<u32>(out, <u32>(lo >> 32), 8);
-  store<u32>(out, <u32>lo, 12);
-  store<u32>(out, len | (nh << 8), 16);
-  return out + 20;
+  return writeRecord(out, table.family, OP_SET, hi, lo, len, nh);
 }
 
 function push(ref: u32, off: u32, hi: u64, lo: u64): void {

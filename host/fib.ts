@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -74,12 +74,15 @@ interface Exports {
   heapUsed(): number;
   iterBegin(family: number): void;
   iterNext(out: number, max: number): number;
+  encodeRoutes(family: number, records: number, n: number, out: number, cap: number): number;
+  encodedBytes(): number;
+  decodeRoutes(family: number, input: number, len: number, count: number, out: number, allowRemove: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
-  "allocatedBytes", "heapUsed", "iterBegin", "iterNext",
+  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -117,6 +120,30 @@ export function encodeChanges(family: Family, changes: readonly Change[]): Uint3
   }
   return out;
 }
+
+/** The changes in change records (the inverse of encodeChanges). */
+export function decodeRecords(family: Family, records: Uint32Array): Change[] {
+  const words = recordWords(family);
+  const out: Change[] = [];
+  for (let w = 0; w < records.length; w += words) {
+    const len = (records[w] >>> 8) & 255;
+    const addr = family === 4 ? Addr.v4(records[w + 1]) : Addr.v6(records[w + 1], records[w + 2], records[w + 3], records[w + 4]);
+    const prefix = Prefix.from(addr, len) as Prefix;
+    out.push((records[w] & 255) === 2 ? { prefix } : { prefix, nh: records[w + words - 1] });
+  }
+  return out;
+}
+
+/** Wire routes that do not decode (see assembly/routecodec.ts). */
+export class RouteCodecError extends Error {
+  override name = "RouteCodecError";
+}
+
+const ROUTE_ERRORS = [
+  "routes end early", "bytes after the last route", "prefix length beyond the family",
+  "address outside the address space", "missing or invalid next hop", "a remove where only routes may be",
+  "routes out of order or repeated",
+];
 
 const PAGE = 65536;
 /** Node refs address 512 MiB. */
@@ -294,6 +321,39 @@ export class Fib {
     return ok;
   }
 
+  /**
+   * Encodes change records (in prefix order) as wire routes, at most `cap` bytes; returns
+   * the bytes and how many records they hold (fewer than given when cap is reached).
+   */
+  encodeRoutes(family: Family, records: Uint32Array, cap: number): { bytes: Uint8Array; count: number } {
+    const words = recordWords(family);
+    const n = Math.min(records.length / words, Math.floor(this.ioBytes / 2 / (4 * words)));
+    if (cap > this.ioBytes / 2) throw new RangeError(`cap ${cap} exceeds half the I/O buffer`);
+    this.views();
+    const inAt = this.io;
+    const outAt = this.io + ((this.ioBytes >>> 1) & ~7);
+    this.u32.set(records.subarray(0, n * words), inAt >>> 2);
+    const count = this.x.encodeRoutes(family, inAt, n, outAt, cap);
+    const size = this.x.encodedBytes();
+    return { bytes: this.u8.slice(outAt, outAt + size), count };
+  }
+
+  /**
+   * Decodes `count` wire routes into change records. Sets only, unless `allowRemove` (update
+   * bodies). A RouteCodecError says why the bytes are not `count` well-formed routes.
+   */
+  decodeRoutes(family: Family, bytes: Uint8Array, count: number, allowRemove: boolean): Uint32Array | RouteCodecError {
+    const words = recordWords(family);
+    if (bytes.length > this.ioBytes / 2 || count * 4 * words > this.ioBytes / 2) return new RouteCodecError("too large for the I/O buffer");
+    this.views();
+    const inAt = this.io;
+    const outAt = this.io + ((this.ioBytes >>> 1) & ~7);
+    this.u8.set(bytes, inAt);
+    const n = this.x.decodeRoutes(family, inAt, bytes.length, count, outAt, allowRemove ? 1 : 0);
+    if (n < 0) return new RouteCodecError(ROUTE_ERRORS[-n - 1] ?? `error ${n}`);
+    return this.u32.slice(outAt >>> 2, (outAt >>> 2) + n * words);
+  }
+
   /** Removes every route of a family. */
   clear(family: Family): void {
     this.x.clear(family);
@@ -353,21 +413,16 @@ export class Fib {
    * the table changes while the iteration is in progress.
    */
   *routes(family: Family): Generator<[Prefix, number]> {
-    const size = family === 4 ? 8 : 20;
-    const max = Math.floor(this.ioBytes / size);
+    const words = recordWords(family);
+    const max = Math.floor(this.ioBytes / (4 * words));
     this.x.iterBegin(family);
     while (true) {
       const n = this.x.iterNext(this.io, max);
       if (n < 0) throw new Error("table changed during iteration");
       if (n === 0) return;
       this.views();
-      const batch: [Prefix, number][] = [];
-      for (let i = 0, w = this.io >>> 2; i < n; i++, w += size >>> 2) {
-        const meta = this.u32[w + size / 4 - 1];
-        const addr = family === 4 ? Addr.v4(this.u32[w]) : Addr.v6(this.u32[w], this.u32[w + 1], this.u32[w + 2], this.u32[w + 3]);
-        batch.push([Prefix.from(addr, meta & 255) as Prefix, meta >>> 8]);
-      }
-      yield* batch;
+      const batch = decodeRecords(family, this.u32.subarray(this.io >>> 2, (this.io >>> 2) + n * words));
+      yield* batch.map((c): [Prefix, number] => [c.prefix, c.nh!]);
     }
   }
 }
