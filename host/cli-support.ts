@@ -8,6 +8,7 @@ export interface Context {
   stderr: Writable;
   /** Writes to stdout, waiting when the reader is slow. */
   write(text: string): Promise<void>;
+  writeBytes(bytes: Uint8Array): Promise<void>;
   /** A progress line on stderr (silenced by --quiet). */
   log(text: string): void;
 }
@@ -24,18 +25,20 @@ export class FailedError extends Error {
 
 export function makeContext(quiet: boolean): Context {
   const { stdin, stdout, stderr } = process;
+  const write = (data: string | Uint8Array) =>
+    new Promise<void>((resolve, reject) => {
+      if (stdout.write(data)) resolve();
+      else {
+        stdout.once("drain", resolve);
+        stdout.once("error", reject);
+      }
+    });
   return {
     stdin,
     stdout,
     stderr,
-    write: (text) =>
-      new Promise((resolve, reject) => {
-        if (stdout.write(text)) resolve();
-        else {
-          stdout.once("drain", resolve);
-          stdout.once("error", reject);
-        }
-      }),
+    write,
+    writeBytes: write,
     log: (text) => {
       if (!quiet) stderr.write(`${text}\n`);
     },

@@ -6,6 +6,8 @@ import { makeContext, UsageError, FailedError, type Context } from "./cli-suppor
 import { lookupCommand } from "./commands/lookup.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { snapshotCommand } from "./commands/snapshot.ts";
+import { decodeCommand } from "./commands/decode.ts";
 
 interface Command {
   summary: string;
@@ -46,6 +48,27 @@ in the route file) or "ADDRESS -" when no route matches, in input order. A malfo
 prints "ADDRESS !error" and its reason on stderr; the run goes on and exits 1 at the end.`,
     options: { routes: { type: "string" }, ...quiet },
     run: (ctx, v) => lookupCommand(ctx, { routes: v.routes as string | undefined }),
+  },
+  snapshot: {
+    summary: "write the table of a route file as a framed snapshot stream",
+    usage: `fibcast snapshot --routes FILE [--out F]
+
+Writes the table as frames (docs/protocol.md): the next-hop table, then per family
+snapshotBegin, the chunks of routes, snapshotEnd with the table's digest. To stdout unless
+--out is given.`,
+    options: { routes: { type: "string" }, out: { type: "string" }, ...quiet },
+    run: (ctx, v) => snapshotCommand(ctx, { routes: v.routes as string | undefined, out: v.out as string | undefined }),
+  },
+  decode: {
+    summary: "read any framed stream on stdin: one JSON line per frame, then a summary",
+    usage: `fibcast decode [--routes-out F] [--memory MIB]
+
+Reads frames on stdin (a capture of a serial line, a snapshot file) and prints one JSON line
+per frame; bad bytes and frames are skipped, counted and reported. Ends with a summary line:
+frames, badFrames, skippedBytes, routes. --routes-out writes the table rebuilt from the
+stream's snapshots as a route file, next hops as the sender named them.`,
+    options: { "routes-out": { type: "string" }, memory: { type: "string" }, ...quiet },
+    run: (ctx, v) => decodeCommand(ctx, { routesOut: v["routes-out"] as string | undefined, memoryMiB: count(v.memory, 256, "--memory") }),
   },
   bench: {
     summary: "benchmarks: lookup (the only one so far); JSON with --json",

@@ -409,20 +409,27 @@ export class Fib {
   }
 
   /**
-   * The family's routes in prefix order (address, then shorter first), in chunks. Throws if
-   * the table changes while the iteration is in progress.
+   * The family's routes in prefix order (address, then shorter first), as batches of change
+   * records. Throws if the table changes while the walk is in progress.
    */
-  *routes(family: Family): Generator<[Prefix, number]> {
+  *walkRecords(family: Family): Generator<Uint32Array> {
     const words = recordWords(family);
     const max = Math.floor(this.ioBytes / (4 * words));
     this.x.iterBegin(family);
     while (true) {
       const n = this.x.iterNext(this.io, max);
-      if (n < 0) throw new Error("table changed during iteration");
+      if (n < 0) throw new Error("table changed during the walk");
       if (n === 0) return;
       this.views();
-      const batch = decodeRecords(family, this.u32.subarray(this.io >>> 2, (this.io >>> 2) + n * words));
-      yield* batch.map((c): [Prefix, number] => [c.prefix, c.nh!]);
+      yield this.u32.slice(this.io >>> 2, (this.io >>> 2) + n * words);
     }
   }
+
+  /** The family's routes in prefix order (address, then shorter first). */
+  *routes(family: Family): Generator<[Prefix, number]> {
+    for (const batch of this.walkRecords(family)) {
+      for (const c of decodeRecords(family, batch)) yield [c.prefix, c.nh!];
+    }
+  }
+
 }

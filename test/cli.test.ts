@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,26 @@ test("a bad route file fails with file:line: reason", () => {
   assert.is(r.code, 1);
   assert.match(r.stderr, `${bad}:2: bad prefix "10.0.0.0/33": prefix length out of range 0..32`);
   assert.is(r.stdout, "");
+});
+
+test("snapshot then decode --routes-out gives back the same routes, through garbage and a cut", () => {
+  const snap = join(dir, "t.snap");
+  const made = fibcast(["snapshot", "--routes", routes, "--out", snap, "-q"]);
+  assert.is(made.code, 0, made.stderr);
+  const bytes = readFileSync(snap);
+  const back = join(dir, "back.routes");
+  const garbage = Buffer.from([0x13, 0x37, 0x00, 0xff, 0xfe]);
+  const r = spawnSync(process.execPath, [cli, "decode", "--routes-out", back, "-q"], { input: Buffer.concat([garbage, bytes, bytes.subarray(0, 20)]) });
+  assert.is(r.status, 0, String(r.stderr));
+  const lines = String(r.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  const summary = lines[lines.length - 1];
+  assert.is(summary.routes, 4);
+  assert.is(summary.snapshotErrors, 0);
+  assert.ok(summary.badFrames >= 2, "the garbage and the cut tail are dropped");
+  assert.ok(lines.some((l) => l.type === "nexthops"));
+  assert.equal(lines.filter((l) => l.snapshotComplete).map((l) => l.snapshotComplete), ["IPv4", "IPv6"]);
+  const sorted = (t: string) => t.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean).sort();
+  assert.equal(sorted(readFileSync(back, "utf8")), sorted(readFileSync(routes, "utf8")));
 });
 
 test("bad usage exits 2 with help; --help exits 0", () => {

@@ -28,6 +28,14 @@ export interface Channel {
   key: Uint8Array;
 }
 
+/** What a next-hop id means: how it was written, its interface, its ECMP members. */
+export interface NextHopEntry {
+  id: number;
+  name: string;
+  interface: string;
+  members: number[];
+}
+
 /** Capability bits of hello. */
 export const CAP_SNAPSHOT = 1;
 export const CAP_DIGEST_RESYNC = 2;
@@ -41,9 +49,10 @@ export type Message =
   | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; proof: Uint8Array }
   | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; channels: Channel[] }
   | { type: "deny"; code: number; reason: string }
+  | { type: "nexthops"; entries: NextHopEntry[] }
   | { type: "snapshotBegin"; snapshot: number; family: Family; routes: number; digest: bigint; sequence: number }
   | { type: "snapshotChunk"; snapshot: number; index: number; family: Family; count: number; data: Uint8Array }
-  | { type: "snapshotEnd"; snapshot: number; chunks: number; digest: bigint }
+  | { type: "snapshotEnd"; snapshot: number; family: Family; chunks: number; digest: bigint }
   | { type: "update"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
   | { type: "ack"; channel: number; sequence: number }
   | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
@@ -184,6 +193,17 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
     write: (w, m) => { w.varint(m.code).string(m.reason); },
     read: (r) => ({ type: "deny", code: r.varint(), reason: r.string() }),
   },
+  nexthops: {
+    code: 0x13,
+    write: (w, m) => {
+      w.varint(m.entries.length);
+      for (const e of m.entries) {
+        w.varint(e.id).string(e.name).string(e.interface).varint(e.members.length);
+        for (const x of e.members) w.varint(x);
+      }
+    },
+    read: (r) => ({ type: "nexthops", entries: list(r, () => ({ id: r.varint(), name: r.string(), interface: r.string(), members: list(r, () => r.varint()) })) }),
+  },
   snapshotBegin: {
     code: 0x10,
     write: (w, m) => { w.varint(m.snapshot).u8(m.family).varint(m.routes).u64(m.digest).varint(m.sequence); },
@@ -196,8 +216,8 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   snapshotEnd: {
     code: 0x12,
-    write: (w, m) => { w.varint(m.snapshot).varint(m.chunks).u64(m.digest); },
-    read: (r) => ({ type: "snapshotEnd", snapshot: r.varint(), chunks: r.varint(), digest: r.u64() }),
+    write: (w, m) => { w.varint(m.snapshot).u8(m.family).varint(m.chunks).u64(m.digest); },
+    read: (r) => ({ type: "snapshotEnd", snapshot: r.varint(), family: family(r), chunks: r.varint(), digest: r.u64() }),
   },
   update: {
     code: 0x20,
