@@ -12,6 +12,7 @@ import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo,
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
+import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
@@ -181,4 +182,19 @@ export function encodedBytes(): u32 {
 /** Decodes exactly `count` wire routes from `len` bytes into change records; count or a negative error. */
 export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, out: usize, allowRemove: bool): i32 {
   return decodeWire(family, input, len, count, out, allowRemove);
+}
+
+/**
+ * The changes from na change records at `a` (old) to nb at `b` (new), both in prefix order,
+ * written at `out` (room for na + nb records); returns how many. See diff.ts.
+ */
+export function diff(family: u32, a: usize, na: u32, b: usize, nb: u32, out: usize): u32 {
+  return diffRecords(family, a, na, b, nb, out);
+}
+
+/** Adds, changes and removes of the last diff, at `out` (three u32). */
+export function diffCounts(out: usize): void {
+  store<u32>(out, diffAdds());
+  store<u32>(out, diffChanges(), 4);
+  store<u32>(out, diffRemoves(), 8);
 }

@@ -25,6 +25,14 @@ export interface FibOptions {
   ioBytes?: number;
 }
 
+export interface DiffResult {
+  /** Change records turning the older table into the newer. */
+  changes: Uint32Array;
+  adds: number;
+  changed: number;
+  removes: number;
+}
+
 export interface LookupBatch {
   input: Uint32Array;
   output: Uint32Array;
@@ -77,12 +85,14 @@ interface Exports {
   encodeRoutes(family: number, records: number, n: number, out: number, cap: number): number;
   encodedBytes(): number;
   decodeRoutes(family: number, input: number, len: number, count: number, out: number, allowRemove: number): number;
+  diff(family: number, a: number, na: number, b: number, nb: number, out: number): number;
+  diffCounts(out: number): void;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
-  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes",
+  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -352,6 +362,28 @@ export class Fib {
     const n = this.x.decodeRoutes(family, inAt, bytes.length, count, outAt, allowRemove ? 1 : 0);
     if (n < 0) return new RouteCodecError(ROUTE_ERRORS[-n - 1] ?? `error ${n}`);
     return this.u32.slice(outAt >>> 2, (outAt >>> 2) + n * words);
+  }
+
+  /**
+   * The changes that turn table `older` into table `newer` (change records in prefix order,
+   * e.g. from walkRecords or decodeRoutes), computed in WASM in one pass: sets for new and
+   * changed prefixes, removes for gone ones, in prefix order.
+   */
+  diff(family: Family, older: Uint32Array, newer: Uint32Array): DiffResult {
+    const words = recordWords(family);
+    const need = 8 * (older.length + newer.length) + 16;
+    if (need > this.ioBytes) throw new RangeError(`a diff of ${(older.length + newer.length) / words} records needs ${need} bytes of I/O buffer`);
+    this.views();
+    const a = this.io >>> 2;
+    const b = a + older.length;
+    const out = b + newer.length;
+    this.u32.set(older, a);
+    this.u32.set(newer, b);
+    const n = this.x.diff(family, a << 2, older.length / words, b << 2, newer.length / words, out << 2);
+    const changes = this.u32.slice(out, out + n * words);
+    this.x.diffCounts(this.io);
+    const [adds, changed, removes] = this.u32.subarray(a, a + 3);
+    return { changes, adds, changed, removes };
   }
 
   /** Removes every route of a family. */
