@@ -12,6 +12,7 @@ import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo,
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
+import { rangeDigests as rangeDigestsOf } from "./ranges";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
@@ -157,13 +158,14 @@ export function heapUsed(): u32 {
   return <u32>heapBytes();
 }
 
-export function iterBegin(family: u32): void {
-  beginIteration(tableOf(family));
+/** Begins a walk of a family's routes; returns its id. One walk at a time: beginning one ends the last. */
+export function iterBegin(family: u32): u32 {
+  return beginIteration(tableOf(family));
 }
 
-/** Writes up to `max` routes in prefix order at `out` as change records; 0 at the end, -1 if the table changed. */
-export function iterNext(out: usize, max: u32): i32 {
-  return nextRoutes(out, max);
+/** Writes up to `max` routes of walk `id`, in prefix order, at `out` as change records; 0 at the end, -1 if the table changed or another walk began. */
+export function iterNext(id: u32, out: usize, max: u32): i32 {
+  return nextRoutes(id, out, max);
 }
 
 
@@ -197,4 +199,16 @@ export function diffCounts(out: usize): void {
   store<u32>(out, diffAdds());
   store<u32>(out, diffChanges(), 4);
   store<u32>(out, diffRemoves(), 8);
+}
+
+/**
+ * Range digests of a family's routes inside w0..w3/plen split `depth` levels down (ranges.ts):
+ * 1 + 2^depth u64 at `out` (head, then the pieces), walking through `scratch` (room for
+ * `room` records). Returns 0, or 1 if depth or plen is out of range.
+ */
+export function rangeDigests(family: u32, w0: u32, w1: u32, w2: u32, w3: u32, plen: u32, depth: u32, out: usize, scratch: usize, room: u32): u32 {
+  const t = tableOf(family);
+  const hi = family == 6 ? words(w0, w1) : <u64>w0 << 32;
+  const lo = family == 6 ? words(w2, w3) : 0;
+  return rangeDigestsOf(t, hi, lo, plen, depth, out, scratch, room) ? 0 : 1;
 }

@@ -24,17 +24,30 @@ const F_LO: usize = memory.data(8 * MAX_DEPTH);
 let table: Table = changetype<Table>(0);
 let generation: u32 = 0;
 let bucket: u32 = 0;         // direct entry being walked
+let bucketEnd: u32 = 0;      // the walk stops before this one
 let shortLen: u32 = 0;       // next short length to try at this entry
 let depth: i32 = -1;         // top frame, -1 at the direct level
 let done = true;
+let walk: u32 = 0;           // which walk the state belongs to
 
-export function iterBegin(t: Table): void {
+/** Begins a walk of the whole table; returns the walk's id, for iterNext. */
+export function iterBegin(t: Table): u32 {
+  return iterBeginRange(t, 0, 1 << t.bits);
+}
+
+/**
+ * Begins a walk of the direct entries [first, end) only: the routes that start in them.
+ * Returns the walk's id. There is one walk at a time: beginning one ends the last.
+ */
+export function iterBeginRange(t: Table, first: u32, end: u32): u32 {
   table = t;
   generation = t.generation;
-  bucket = 0;
+  bucket = first;
+  bucketEnd = end;
   shortLen = 0;
   depth = -1;
   done = false;
+  return ++walk;
 }
 
 @inline function withSlot(hi: u64, off: u32, c: u32): u64 {
@@ -56,17 +69,20 @@ function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   store<u64>(F_LO + (d << 3), lo);
 }
 
-/** Writes up to `max` routes at `out`; returns how many (0 at the end) or STALE. */
-export function iterNext(out: usize, max: u32): i32 {
+/**
+ * Writes up to `max` routes of walk `id` at `out`; returns how many (0 at the end), or
+ * STALE if the table changed or another walk began since.
+ */
+export function iterNext(id: u32, out: usize, max: u32): i32 {
   const t = table;
+  if (id != walk) return STALE;
   if (done) return 0;
   if (t.generation != generation) { done = true; return STALE; }
   const bits = t.bits;
-  const entries: u32 = 1 << bits;
   let n: u32 = 0;
   while (n < max) {
     if (depth < 0) {
-      if (bucket >= entries) { done = true; break; }
+      if (bucket >= bucketEnd) { done = true; break; }
       if (shortLen <= bits) {
         const len = shortLen++;
         if ((bucket & ((1 << (bits - len)) - 1)) != 0) continue;

@@ -80,19 +80,20 @@ interface Exports {
   stats(family: number, out: number): void;
   allocatedBytes(): number;
   heapUsed(): number;
-  iterBegin(family: number): void;
-  iterNext(out: number, max: number): number;
+  iterBegin(family: number): number;
+  iterNext(id: number, out: number, max: number): number;
   encodeRoutes(family: number, records: number, n: number, out: number, cap: number): number;
   encodedBytes(): number;
   decodeRoutes(family: number, input: number, len: number, count: number, out: number, allowRemove: number): number;
   diff(family: number, a: number, na: number, b: number, nb: number, out: number): number;
   diffCounts(out: number): void;
+  rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, depth: number, out: number, scratch: number, room: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
-  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts",
+  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -386,6 +387,28 @@ export class Fib {
     return { changes, adds, changed, removes };
   }
 
+  /**
+   * Digests of the routes inside `prefix` (no shorter than it), split `depth` levels down
+   * (≤ 12): `head` for those shorter than prefix.len + depth, `pieces[i]` for those in the
+   * i-th of the 2^depth equal pieces. They add up to the prefix's own digest, and a piece's
+   * digest at depth 0 is its pieces' sum: descend where two tables differ.
+   */
+  rangeDigests(prefix: Prefix, depth: number): { head: bigint; pieces: bigint[] } {
+    const family = prefix.family;
+    const outBytes = 8 * (1 + 2 ** depth);
+    const words = recordWords(family);
+    const room = Math.floor((this.ioBytes - outBytes) / (4 * words));
+    if (depth < 0 || depth > 12 || room < 1) throw new RangeError(`range digests of depth ${depth} do not fit`);
+    const a = prefix.addr;
+    const scratch = this.io + outBytes;
+    if (this.x.rangeDigests(family, a.w0, a.w1, a.w2, a.w3, prefix.len, depth, this.io, scratch, room) !== 0) {
+      throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
+    }
+    this.views();
+    const view = new BigUint64Array(this.memory.buffer, this.io, 1 + 2 ** depth);
+    return { head: view[0], pieces: [...view.subarray(1)] };
+  }
+
   /** Removes every route of a family. */
   clear(family: Family): void {
     this.x.clear(family);
@@ -447,10 +470,10 @@ export class Fib {
   *walkRecords(family: Family): Generator<Uint32Array> {
     const words = recordWords(family);
     const max = Math.floor(this.ioBytes / (4 * words));
-    this.x.iterBegin(family);
+    const id = this.x.iterBegin(family);
     while (true) {
-      const n = this.x.iterNext(this.io, max);
-      if (n < 0) throw new Error("table changed during the walk");
+      const n = this.x.iterNext(id, this.io, max);
+      if (n < 0) throw new Error("the table changed, or another walk began, during the walk");
       if (n === 0) return;
       this.views();
       yield this.u32.slice(this.io >>> 2, (this.io >>> 2) + n * words);
