@@ -71,11 +71,14 @@ stream's snapshots as a route file, next hops as the sender named them.`,
     run: (ctx, v) => decodeCommand(ctx, { routesOut: v["routes-out"] as string | undefined, memoryMiB: count(v.memory, 256, "--memory") }),
   },
   bench: {
-    summary: "benchmarks: lookup (the only one so far); JSON with --json",
-    usage: `fibcast bench [lookup] [--routes FILE] [--json] [--quick]
+    summary: "benchmarks: lookup, wire; JSON with --json",
+    usage: `fibcast bench [lookup] [wire] [--routes FILE] [--json] [--quick]
 
   lookup         lookup, update and memory figures per family, against npm
-                 longest-prefix-match in the same run (the default)
+                 longest-prefix-match in the same run
+  wire           snapshot bytes per route against FRR's FPM, route encode and
+                 decode rates, diff rate
+                 (no name: all of them)
   --routes FILE  a route file instead of the real table (@ip-location-db/asn)
   --json         print JSON
   --quick        fewer addresses and runs`,

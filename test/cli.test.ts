@@ -97,6 +97,22 @@ test("demo loads, checks against the golden table, churns and agrees", () => {
   assert.match(r.stdout, "digests equal the golden table's");
 });
 
+test("bench wire prints the figures as JSON", () => {
+  const table = join(dir, "wire.routes");
+  const lines: string[] = [];
+  for (let i = 0; i < 2000; i++) lines.push(`${10 + (i >> 8)}.${i & 255}.0.0/16 nh${i % 7}`, `2001:db8:${i.toString(16)}::/48 nh${i % 5}`);
+  writeFileSync(table, lines.join("\n"));
+  const r = fibcast(["bench", "wire", "--routes", table, "--quick", "--json", "-q"]);
+  assert.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.wire.map((x: { family: number }) => x.family), [4, 6]);
+  for (const x of report.wire) {
+    assert.is(x.routes, 2000);
+    for (const key of ["bytesPerRoute", "encodeRoutesPerSec", "decodeRoutesPerSec", "diffEntriesPerSec", "fpmBytesPerRoute"]) assert.ok(x[key] > 0, key);
+    assert.ok(x.bytesPerRoute < x.fpmBytesPerRoute);
+  }
+});
+
 test("bench lookup prints the figures as JSON", () => {
   const table = join(dir, "bench.routes");
   const lines: string[] = [];
@@ -105,8 +121,8 @@ test("bench lookup prints the figures as JSON", () => {
   const r = fibcast(["bench", "lookup", "--routes", table, "--quick", "--json", "-q"]);
   assert.is(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
-  assert.equal(report.results.map((x: { family: number }) => x.family), [4, 6]);
-  for (const x of report.results) {
+  assert.equal(report.lookup.map((x: { family: number }) => x.family), [4, 6]);
+  for (const x of report.lookup) {
     assert.is(x.routes, 3000);
     assert.is(x.wrongAnswers, 0);
     for (const key of ["buildMs", "lookupsPerSec", "singleLookupsPerSec", "updatesPerSec", "bytesPerRoute"]) assert.ok(x[key] > 0, key);

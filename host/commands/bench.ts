@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import { asnRoutes } from "../asn.ts";
 import { readRouteFile, type Route } from "../routefile.ts";
 import { benchLookup } from "../../bench/lookup.ts";
+import { benchWire } from "../../bench/wire.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
 import { FailedError, UsageError, type Context } from "../cli-support.ts";
 
@@ -13,7 +14,7 @@ export interface BenchArgs {
   quick: boolean;
 }
 
-const BENCHMARKS = ["lookup"];
+const BENCHMARKS = ["lookup", "wire"];
 
 export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
   const unknown = names.filter((n) => !BENCHMARKS.includes(n));
@@ -27,17 +28,26 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
     routes = [...asnRoutes(4), ...asnRoutes(6)];
     ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);
   }
+  const chosen = names.length > 0 ? names : BENCHMARKS;
   const calibration = cpuCalibration();
-  const results = benchLookup(routes, { quick: args.quick, log: ctx.log });
+  const report: Record<string, unknown> = { machine: machine(), cpuCalibration: calibration };
+  if (chosen.includes("lookup")) report.lookup = benchLookup(routes, { quick: args.quick, log: ctx.log });
+  if (chosen.includes("wire")) report.wire = benchWire(routes, { quick: args.quick, log: ctx.log });
   if (args.json) {
-    await ctx.write(`${JSON.stringify({ benchmark: "lookup", machine: machine(), cpuCalibration: calibration, results }, null, 2)}\n`);
+    await ctx.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    for (const r of results) {
+    for (const r of (report.lookup as ReturnType<typeof benchLookup>) ?? []) {
       await ctx.write(
         `IPv${r.family}  ${r.routes} routes  build ${r.buildMs} ms  batch ${(r.lookupsPerSec / 1e6).toFixed(1)} M/s ` +
           `(per-route ${(r.lookupsPerSecPerRoute / 1e6).toFixed(1)})  single ${(r.singleLookupsPerSec / 1e6).toFixed(1)} M/s  ` +
           `updates ${(r.updatesPerSec / 1e6).toFixed(2)} M/s  ${r.bytesPerRoute} B/route (total ${r.totalBytesPerRoute})  ` +
           `${r.speedupVsPeer}× longest-prefix-match\n`,
+      );
+    }
+    for (const r of (report.wire as ReturnType<typeof benchWire>) ?? []) {
+      await ctx.write(
+        `IPv${r.family}  wire ${r.bytesPerRoute} B/route (FPM ${r.fpmBytesPerRoute})  encode ${(r.encodeRoutesPerSec / 1e6).toFixed(1)} M/s  ` +
+          `decode ${(r.decodeRoutesPerSec / 1e6).toFixed(1)} M/s  diff ${(r.diffEntriesPerSec / 1e6).toFixed(1)} M entries/s (${r.diffMs} ms)\n`,
       );
     }
   }

@@ -21,19 +21,29 @@ export interface SnapshotOptions {
   families?: Family[];
 }
 
-/** The next-hop table as a nexthops message. */
-export function nexthopsMessage(nexthops: NextHopTable): Message {
-  const entries: NextHopEntry[] = [];
+/** The next-hop table as nexthops messages, each within a frame. */
+export function* nexthopsMessages(nexthops: NextHopTable): Generator<Message> {
+  let entries: NextHopEntry[] = [];
+  let bytes = 0;
   for (let id = 0; id < nexthops.size; id++) {
     const h = nexthops.get(id)!;
-    entries.push({ id, name: h.name, interface: h.interface ?? "", members: [...(h.members ?? [])] });
+    const entry = { id, name: h.name, interface: h.interface ?? "", members: [...(h.members ?? [])] };
+    // An upper bound of the entry's encoding: varints of up to 4 bytes, UTF-8 up to 3 bytes a character.
+    const size = 4 + 4 + 3 * entry.name.length + 4 + 3 * entry.interface.length + 4 + 4 * entry.members.length;
+    if (entries.length > 0 && bytes + size > CHUNK_BYTES) {
+      yield { type: "nexthops", entries };
+      entries = [];
+      bytes = 0;
+    }
+    entries.push(entry);
+    bytes += size;
   }
-  return { type: "nexthops", entries };
+  if (entries.length > 0) yield { type: "nexthops", entries };
 }
 
 /** The messages of a snapshot of `fib`. The table must not change until the generator is done. */
 export function* snapshotMessages(fib: Fib, nexthops: NextHopTable, options: SnapshotOptions): Generator<Message> {
-  yield nexthopsMessage(nexthops);
+  yield* nexthopsMessages(nexthops);
   for (const family of options.families ?? [4, 6] as Family[]) {
     const { snapshot, sequence } = options;
     const digest = fib.digest(family);
