@@ -17,6 +17,7 @@ const MAX_DEPTH: i32 = 24;
 const F_REF: usize = memory.data(4 * MAX_DEPTH);    // node ref
 const F_SLOT: usize = memory.data(4 * MAX_DEPTH);   // next slot, 0..64
 const F_REL: usize = memory.data(4 * MAX_DEPTH);    // next relative length at that slot, 1..7 (7: the child)
+const F_MASK: usize = memory.data(8 * MAX_DEPTH);   // slots where a route starts or a child hangs
 const F_OFF: usize = memory.data(4 * MAX_DEPTH);    // bit offset of the node
 const F_HI: usize = memory.data(8 * MAX_DEPTH);     // prefix bits above the node
 const F_LO: usize = memory.data(8 * MAX_DEPTH);
@@ -44,7 +45,7 @@ export function iterBeginRange(t: Table, first: u32, end: u32): u32 {
   generation = t.generation;
   bucket = first;
   bucketEnd = end;
-  shortLen = 0;
+  shortLen = firstShortLen(first, t.bits);
   depth = -1;
   done = false;
   return ++walk;
@@ -58,12 +59,44 @@ function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
   return writeRecord(out, table.family, OP_SET, hi, lo, len, nh);
 }
 
+/** The first relative length at which a route can start at slot c (c aligned to its span). */
+@inline function firstRel(c: u32): u32 {
+  return c == 0 ? 1 : max<i32>(1, 6 - <i32>ctz(c));
+}
+
+/** First slot of mask at or after c, or 64. */
+@inline function nextSlot(mask: u64, c: u32): u32 {
+  if (c >= 64) return 64;
+  const rest = mask & ((<u64>-1) << c);
+  return rest == 0 ? 64 : <u32>ctz(rest);
+}
+
+/** First short length at which a route can start at direct entry b. */
+@inline function firstShortLen(b: u32, bits: u32): u32 {
+  return b == 0 ? 0 : bits - min(bits, <u32>ctz(b));
+}
+
 function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   depth++;
   const d = <usize>depth;
+  // The slots worth a visit: where a route of this node starts, or a child hangs.
+  let mask: u64 = 0;
+  if ((ref & SINGLE) == 0) {
+    const map = mapOf(ref);
+    mask = vectorOf(ref) | load<u64>(map, 8);
+    let m = load<u64>(map);
+    while (m != 0) {
+      const i = <u32>ctz(m);
+      const rel = 31 - clz(i);
+      mask |= (<u64>1) << ((i - (1 << rel)) << (6 - rel));
+      m &= m - 1;
+    }
+  }
+  const c = ref & SINGLE ? 0 : nextSlot(mask, 0);
   store<u32>(F_REF + (d << 2), ref);
-  store<u32>(F_SLOT + (d << 2), 0);
-  store<u32>(F_REL + (d << 2), 1);
+  store<u32>(F_SLOT + (d << 2), c);
+  store<u32>(F_REL + (d << 2), firstRel(c));
+  store<u64>(F_MASK + (d << 3), mask);
   store<u32>(F_OFF + (d << 2), off);
   store<u64>(F_HI + (d << 3), hi);
   store<u64>(F_LO + (d << 3), lo);
@@ -85,14 +118,13 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
       if (bucket >= bucketEnd) { done = true; break; }
       if (shortLen <= bits) {
         const len = shortLen++;
-        if ((bucket & ((1 << (bits - len)) - 1)) != 0) continue;
         const nh = shortGet(changetype<ShortRoutes>(t.shortRoutes), len, len == 0 ? 0 : bucket >> (bits - len));
         if (nh != NONE) { out = emit(out, <u64>bucket << (64 - bits), 0, len, nh); n++; }
         continue;
       }
       const d = dirRead(t, bucket);
       if ((d & LEAF) == 0) push(d, bits, <u64>bucket << (64 - bits), 0);
-      else { bucket++; shortLen = 0; }
+      else { bucket++; shortLen = firstShortLen(bucket, bits); }
       continue;
     }
     const f = <usize>depth;
@@ -100,7 +132,7 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
     const c = load<u32>(F_SLOT + (f << 2));
     if (c == 64) {
       depth--;
-      if (depth < 0) { bucket++; shortLen = 0; }
+      if (depth < 0) { bucket++; shortLen = firstShortLen(bucket, bits); }
       continue;
     }
     const off = load<u32>(F_OFF + (f << 2));
@@ -115,7 +147,6 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
     const rel = load<u32>(F_REL + (f << 2));
     if (rel <= 6) {
       store<u32>(F_REL + (f << 2), rel + 1);
-      if ((c & ((64 >> rel) - 1)) != 0) continue;
       const nh = mapGet(mapOf(ref), (1 << rel) | (c >> (6 - rel)));
       if (nh != NONE) {
         const phi = off < 64 ? withSlot(hi, off, c) : hi;
@@ -125,8 +156,9 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
       }
       continue;
     }
-    store<u32>(F_REL + (f << 2), 1);
-    store<u32>(F_SLOT + (f << 2), c + 1);
+    const next = nextSlot(load<u64>(F_MASK + (f << 3)), c + 1);
+    store<u32>(F_SLOT + (f << 2), next);
+    store<u32>(F_REL + (f << 2), firstRel(next & 63));
     if ((vectorOf(ref) >> c) & 1) {
       const phi = off < 64 ? withSlot(hi, off, c) : hi;
       const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
