@@ -13,6 +13,7 @@ import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
 import { rangeDigests as rangeDigestsOf } from "./ranges";
+import { snapshotChunk as snapshotChunkOf } from "./snapshot";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
@@ -211,4 +212,13 @@ export function rangeDigests(family: u32, w0: u32, w1: u32, w2: u32, w3: u32, pl
   const hi = family == 6 ? words(w0, w1) : <u64>w0 << 32;
   const lo = family == 6 ? words(w2, w3) : 0;
   return rangeDigestsOf(t, hi, lo, plen, depth, out, scratch, room) ? 0 : 1;
+}
+
+/**
+ * The next chunk of a snapshot of a family straight from the table (snapshot.ts): routes
+ * of walk `id` encoded at `out`, at most cap bytes; how many, 0 at the end, -1 if stale.
+ * `scratch` needs room for 1024 records.
+ */
+export function snapshotChunk(family: u32, id: u32, scratch: usize, out: usize, cap: u32): i32 {
+  return snapshotChunkOf(tableOf(family), id, scratch, out, cap);
 }

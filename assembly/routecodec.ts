@@ -52,86 +52,112 @@ let rl: u64 = 0;
 @inline function addrHi(p: usize, family: u32): u64 { return family == 6 ? recordHi(p, 6) : 0; }
 @inline function addrLo(p: usize, family: u32): u64 { return family == 6 ? recordLo(p, 6) : recordHi(p, 4) >> 32; }
 
+// The encoder's state: the previous route of the body being written.
+let prevHi: u64 = 0;
+let prevLo: u64 = 0;
+let prevLen: i32 = -1;
+let prevNh: u32 = 0xffffffff;
+
+/** Starts a new body: the next route is encoded against nothing. */
+export function encoderReset(): void {
+  prevHi = 0;
+  prevLo = 0;
+  prevLen = -1;
+  prevNh = 0xffffffff;
+}
+
 /**
- * Encodes up to n change records at `records` into `out` (at most cap bytes). Returns how
- * many were encoded; encodedBytes() gives the length. Records must be in prefix order.
+ * Encodes the change record at p after the previous one, at o (MAX_ROUTE_BYTES of room);
+ * returns the address after it.
+ */
+export function encodeOne(family: u32, p: usize, o: usize): usize {
+  const width: u32 = family == 6 ? 128 : 32;
+  const op = recordOp(p);
+  const len = recordLen(p);
+  const nh = recordNh(p, family);
+  const ah = addrHi(p, family);
+  const al = addrLo(p, family);
+  // This prefix's position in units of its size.
+  shr(ah, al, width - len);
+  const posHi = rh, posLo = rl;
+  // The previous prefix's start in these units, and whether it covers this one.
+  let fromHi: u64 = 0, fromLo: u64 = 0, within = false;
+  if (prevLen >= 0) {
+    shr(prevHi, prevLo, width - len);
+    fromHi = rh; fromLo = rl;
+    if (<u32>prevLen <= len) {
+      shr(prevHi, prevLo, width - <u32>prevLen);
+      const ph = rh, pl = rl;
+      shr(ah, al, width - <u32>prevLen);
+      within = rh == ph && rl == pl;
+    }
+    if (!within) {
+      // From the previous end, rounded up: start + 2^(len − prevLen), or start + 1.
+      const k = <u32>prevLen <= len ? len - <u32>prevLen : 0;
+      const addHi: u64 = k >= 64 ? (<u64>1) << (k - 64) : 0;
+      const addLo: u64 = k >= 64 ? 0 : (<u64>1) << k;
+      const lo2 = fromLo + addLo;
+      fromHi = fromHi + addHi + (lo2 < fromLo ? 1 : 0);
+      fromLo = lo2;
+    }
+  }
+  // gap = pos − from
+  const gapLo = posLo - fromLo;
+  const gapHi = posHi - fromHi - (posLo < fromLo ? 1 : 0);
+  let head: u32 = 0;
+  const d = <i32>len - (prevLen < 0 ? 0 : prevLen);
+  const zz = <u32>((d << 1) ^ (d >> 31));
+  head |= zz <= 30 ? zz : 31;
+  const placed = !within && gapHi == 0 && gapLo == 0;
+  if (!placed) head |= 0x20;
+  if (op == OP_REMOVE) head |= 0x80;
+  else if (nh != prevNh) head |= 0x40;
+  store<u8>(o++, <u8>head);
+  if (zz > 30) store<u8>(o++, <u8>len);
+  if (!placed) {
+    // gap·2 + inside, 129 bits: top bit, then (hi, lo)
+    let top: u64 = gapHi >> 63;
+    let h = (gapHi << 1) | (gapLo >> 63);
+    let l = (gapLo << 1) | (within ? 1 : 0);
+    while (top != 0 || h != 0 || l >= 0x80) {
+      store<u8>(o++, <u8>((l & 0x7f) | 0x80));
+      l = (l >> 7) | (h << 57);
+      h = (h >> 7) | (top << 57);
+      top = 0;
+    }
+    store<u8>(o++, <u8>l);
+  }
+  if (head & 0x40) {
+    let v = nh;
+    while (v >= 0x80) { store<u8>(o++, <u8>((v & 0x7f) | 0x80)); v >>= 7; }
+    store<u8>(o++, <u8>v);
+  }
+  prevHi = ah; prevLo = al; prevLen = <i32>len;
+  if (op != OP_REMOVE) prevNh = nh;
+  return o;
+}
+
+/**
+ * Encodes up to n change records at `records` into `out` (at most cap bytes) as one body.
+ * Returns how many were encoded; encodedBytes() gives the length. Records must be in
+ * prefix order.
  */
 export function encodeRoutes(family: u32, records: usize, n: u32, out: usize, cap: u32): u32 {
-  const width: u32 = family == 6 ? 128 : 32;
   const size = recordSize(family);
+  encoderReset();
   let o = out;
-  let prevHi: u64 = 0, prevLo: u64 = 0;
-  let prevLen: i32 = -1;
-  let prevNh: u32 = 0xffffffff;
   let i: u32 = 0;
   for (; i < n; i++) {
     if (<u32>(o - out) + MAX_ROUTE_BYTES > cap) break;
-    const p = records + <usize>i * size;
-    const op = recordOp(p);
-    const len = recordLen(p);
-    const nh = recordNh(p, family);
-    const ah = addrHi(p, family);
-    const al = addrLo(p, family);
-    // This prefix's position in units of its size.
-    shr(ah, al, width - len);
-    const posHi = rh, posLo = rl;
-    // The previous prefix's start in these units, and whether it covers this one.
-    let fromHi: u64 = 0, fromLo: u64 = 0, within = false;
-    if (prevLen >= 0) {
-      shr(prevHi, prevLo, width - len);
-      fromHi = rh; fromLo = rl;
-      if (<u32>prevLen <= len) {
-        shr(prevHi, prevLo, width - <u32>prevLen);
-        const ph = rh, pl = rl;
-        shr(ah, al, width - <u32>prevLen);
-        within = rh == ph && rl == pl;
-      }
-      if (!within) {
-        // From the previous end, rounded up: start + 2^(len − prevLen), or start + 1.
-        const k = <u32>prevLen <= len ? len - <u32>prevLen : 0;
-        const addHi: u64 = k >= 64 ? (<u64>1) << (k - 64) : 0;
-        const addLo: u64 = k >= 64 ? 0 : (<u64>1) << k;
-        const lo2 = fromLo + addLo;
-        fromHi = fromHi + addHi + (lo2 < fromLo ? 1 : 0);
-        fromLo = lo2;
-      }
-    }
-    // gap = pos − from
-    const gapLo = posLo - fromLo;
-    const gapHi = posHi - fromHi - (posLo < fromLo ? 1 : 0);
-    let head: u32 = 0;
-    const d = <i32>len - (prevLen < 0 ? 0 : prevLen);
-    const zz = <u32>((d << 1) ^ (d >> 31));
-    head |= zz <= 30 ? zz : 31;
-    const placed = !within && gapHi == 0 && gapLo == 0;
-    if (!placed) head |= 0x20;
-    if (op == OP_REMOVE) head |= 0x80;
-    else if (nh != prevNh) head |= 0x40;
-    store<u8>(o++, <u8>head);
-    if (zz > 30) store<u8>(o++, <u8>len);
-    if (!placed) {
-      // gap·2 + inside, 129 bits: top bit, then (hi, lo)
-      let top: u64 = gapHi >> 63;
-      let h = (gapHi << 1) | (gapLo >> 63);
-      let l = (gapLo << 1) | (within ? 1 : 0);
-      while (top != 0 || h != 0 || l >= 0x80) {
-        store<u8>(o++, <u8>((l & 0x7f) | 0x80));
-        l = (l >> 7) | (h << 57);
-        h = (h >> 7) | (top << 57);
-        top = 0;
-      }
-      store<u8>(o++, <u8>l);
-    }
-    if (head & 0x40) {
-      let v = nh;
-      while (v >= 0x80) { store<u8>(o++, <u8>((v & 0x7f) | 0x80)); v >>= 7; }
-      store<u8>(o++, <u8>v);
-    }
-    prevHi = ah; prevLo = al; prevLen = <i32>len;
-    if (op != OP_REMOVE) prevNh = nh;
+    o = encodeOne(family, records + <usize>i * size, o);
   }
   encoded = <u32>(o - out);
   return i;
+}
+
+/** Sets the length encodedBytes() reports. */
+export function setEncodedBytes(n: u32): void {
+  encoded = n;
 }
 
 let encoded: u32 = 0;

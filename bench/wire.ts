@@ -71,9 +71,7 @@ function benchFamily(family: Family, routes: readonly Route[], quick: boolean, l
     }
   });
   const snapshot = measureRate(n, runs, () => {
-    for (const batch of fib.walkRecords(family)) {
-      for (let at = 0; at < batch.length; ) at += fib.encodeRoutes(family, batch.subarray(at), CHUNK_BYTES).count * words;
-    }
+    for (const chunk of fib.snapshotChunks(family, CHUNK_BYTES)) void chunk;
   });
   const decode = measureRate(n, runs, () => {
     for (const c of chunks) fib.decodeRoutes(family, c.bytes, c.count, false);

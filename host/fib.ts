@@ -87,13 +87,14 @@ interface Exports {
   decodeRoutes(family: number, input: number, len: number, count: number, out: number, allowRemove: number): number;
   diff(family: number, a: number, na: number, b: number, nb: number, out: number): number;
   diffCounts(out: number): void;
+  snapshotChunk(family: number, id: number, scratch: number, out: number, cap: number): number;
   rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, depth: number, out: number, scratch: number, room: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
-  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests",
+  "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -477,6 +478,26 @@ export class Fib {
       if (n === 0) return;
       this.views();
       yield this.u32.slice(this.io >>> 2, (this.io >>> 2) + n * words);
+    }
+  }
+
+  /**
+   * The family's routes as wire route bodies (assembly/routecodec.ts) of at most `cap`
+   * bytes each, walked and encoded in one pass in WASM. Throws if the table changes, or
+   * another walk begins, before the generator is done.
+   */
+  *snapshotChunks(family: Family, cap: number): Generator<{ bytes: Uint8Array; count: number }> {
+    const scratchBytes = 1024 * 4 * recordWords(family);
+    if (cap + scratchBytes > this.ioBytes) throw new RangeError(`chunks of ${cap} bytes need a larger I/O buffer`);
+    const id = this.x.iterBegin(family);
+    const scratch = this.io;
+    const out = this.io + scratchBytes;
+    while (true) {
+      const count = this.x.snapshotChunk(family, id, scratch, out, cap);
+      if (count < 0) throw new Error("the table changed, or another walk began, during the snapshot");
+      if (count === 0) return;
+      this.views();
+      yield { bytes: this.u8.slice(out, out + this.x.encodedBytes()), count };
     }
   }
 

@@ -6,7 +6,7 @@
 // fit a frame. The receiver decodes chunks in order into a table of its own and accepts the
 // snapshot only when the chunk count and the rebuilt table's digest match the end message.
 
-import { Fib, RouteCodecError, recordWords } from "../fib.ts";
+import { Fib, RouteCodecError } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { NextHopTable } from "../nexthops.ts";
 import { FRAME_OVERHEAD, MAX_FRAME } from "./frame.ts";
@@ -48,14 +48,9 @@ export function* snapshotMessages(fib: Fib, nexthops: NextHopTable, options: Sna
     const { snapshot, sequence } = options;
     const digest = fib.digest(family);
     yield { type: "snapshotBegin", snapshot, family, routes: fib.count(family), digest, sequence };
-    const words = recordWords(family);
     let index = 0;
-    for (const batch of fib.walkRecords(family)) {
-      for (let at = 0; at < batch.length; ) {
-        const { bytes, count } = fib.encodeRoutes(family, batch.subarray(at), CHUNK_BYTES);
-        yield { type: "snapshotChunk", snapshot, index: index++, family, count, data: bytes };
-        at += count * words;
-      }
+    for (const { bytes, count } of fib.snapshotChunks(family, CHUNK_BYTES)) {
+      yield { type: "snapshotChunk", snapshot, index: index++, family, count, data: bytes };
     }
     yield { type: "snapshotEnd", snapshot, family, chunks: index, digest };
   }
