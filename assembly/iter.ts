@@ -5,9 +5,9 @@
 // Output: change records (records.ts) with op "set".
 
 import { Table, LEAF, dirRead } from "./table";
-import { OP_SET, writeRecord } from "./records";
+import { OP_SET, recordSize, writeRecord } from "./records";
 import { ShortRoutes, shortGet } from "./short";
-import { NONE, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
+import { NONE, FULL, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
 import { singleNh, singlePrefixHi, singlePrefixLo, singleRel } from "./single";
 
 /** iterNext's answer when the table changed since iterBegin. */
@@ -76,6 +76,44 @@ function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
   return b == 0 ? 0 : bits - min(bits, <u32>ctz(b));
 }
 
+/** Routes a node holds (its own; no children). */
+@inline function ownRoutes(ref: u32): u32 {
+  const map = mapOf(ref);
+  return <u32>(popcnt(load<u64>(map)) + popcnt(load<u64>(map, 8)));
+}
+
+/**
+ * Emits every route of a node without children, in prefix order, at `out`; returns the
+ * address after them. The fast path of the walk: most nodes are leaf-only.
+ */
+function emitLeafOnly(ref: u32, off: u32, hi: u64, lo: u64, out: usize): usize {
+  const map = mapOf(ref);
+  const mlo = load<u64>(map);
+  const mhi = load<u64>(map, 8);
+  let mask = mhi;
+  let m = mlo;
+  while (m != 0) {
+    const i = <u32>ctz(m);
+    const rel = 31 - clz(i);
+    mask |= (<u64>1) << ((i - (1 << rel)) << (6 - rel));
+    m &= m - 1;
+  }
+  const family = table.family;
+  while (mask != 0) {
+    const c = <u32>ctz(mask);
+    mask &= mask - 1;
+    const phi = off < 64 ? withSlot(hi, off, c) : hi;
+    const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
+    for (let rel = firstRel(c); rel <= 6; rel++) {
+      const i = (1 << rel) | (c >> (6 - rel));
+      const present = i < 64 ? (mlo >> i) & 1 : (mhi >> (i - 64)) & 1;
+      if (present == 0) continue;
+      out = writeRecord(out, family, OP_SET, phi, plo, off + rel, mapGet(map, i));
+    }
+  }
+  return out;
+}
+
 function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   depth++;
   const d = <usize>depth;
@@ -123,7 +161,13 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
         continue;
       }
       const d = dirRead(t, bucket);
-      if ((d & LEAF) == 0) push(d, bits, <u64>bucket << (64 - bits), 0);
+      if ((d & LEAF) == 0 && (d & (FULL | SINGLE)) == 0 && ownRoutes(d) <= max - n) {
+        const before = out;
+        out = emitLeafOnly(d, bits, <u64>bucket << (64 - bits), 0, out);
+        n += <u32>((out - before) / recordSize(t.family));
+        bucket++;
+        shortLen = firstShortLen(bucket, bits);
+      } else if ((d & LEAF) == 0) push(d, bits, <u64>bucket << (64 - bits), 0);
       else { bucket++; shortLen = firstShortLen(bucket, bits); }
       continue;
     }
@@ -162,7 +206,12 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
     if ((vectorOf(ref) >> c) & 1) {
       const phi = off < 64 ? withSlot(hi, off, c) : hi;
       const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
-      push(load<u32>(childRefAddr(ref, c)), off + 6, phi, plo);
+      const child = load<u32>(childRefAddr(ref, c));
+      if ((child & (FULL | SINGLE)) == 0 && ownRoutes(child) <= max - n) {
+        const before = out;
+        out = emitLeafOnly(child, off + 6, phi, plo, out);
+        n += <u32>((out - before) / recordSize(t.family));
+      } else push(child, off + 6, phi, plo);
     }
   }
   return <i32>n;
