@@ -30,6 +30,12 @@ export const ERR_NEXTHOP: i32 = -5;
 export const ERR_OP: i32 = -6;
 export const ERR_ORDER: i32 = -7;
 
+// The previous route of the body being written or read.
+let prevHi: u64 = 0;
+let prevLo: u64 = 0;
+let prevLen: i32 = -1;
+let prevNh: u32 = 0xffffffff;
+
 // Results of the 128-bit helpers.
 let rh: u64 = 0;
 let rl: u64 = 0;
@@ -48,15 +54,35 @@ let rl: u64 = 0;
   else { rh = 0; rl = 0; }
 }
 
+/** True if (ah, al) and (bh, bl) agree above their low `shift` bits. */
+@inline function samePrefix(ah: u64, al: u64, bh: u64, bl: u64, shift: u32): bool {
+  shr(ah, al, shift);
+  const h = rh, l = rl;
+  shr(bh, bl, shift);
+  return h == rh && l == rl;
+}
+
+/**
+ * Where the placement of a prefix of length len counts from, in units of its size, into
+ * (rh, rl): the previous prefix's start when inside it, else the previous prefix's end
+ * rounded up (start + 2^(len − previous len), or start + 1 when the previous is longer).
+ * Nothing before: zero.
+ */
+function placementBase(width: u32, len: u32, within: bool): void {
+  if (prevLen < 0) { rh = 0; rl = 0; return; }
+  shr(prevHi, prevLo, width - len);
+  if (within) return;
+  const k = <u32>prevLen <= len ? len - <u32>prevLen : 0;
+  const addHi: u64 = k >= 64 ? (<u64>1) << (k - 64) : 0;
+  const addLo: u64 = k >= 64 ? 0 : (<u64>1) << k;
+  const lo2 = rl + addLo;
+  rh = rh + addHi + (lo2 < rl ? 1 : 0);
+  rl = lo2;
+}
+
 /** Integer address of a record (IPv4 in the low 32 bits). */
 @inline function addrHi(p: usize, family: u32): u64 { return family == 6 ? recordHi(p, 6) : 0; }
 @inline function addrLo(p: usize, family: u32): u64 { return family == 6 ? recordLo(p, 6) : recordHi(p, 4) >> 32; }
-
-// The encoder's state: the previous route of the body being written.
-let prevHi: u64 = 0;
-let prevLo: u64 = 0;
-let prevLen: i32 = -1;
-let prevNh: u32 = 0xffffffff;
 
 /** Starts a new body: the next route is encoded against nothing. */
 export function encoderReset(): void {
@@ -80,27 +106,10 @@ export function encodeOne(family: u32, p: usize, o: usize): usize {
   // This prefix's position in units of its size.
   shr(ah, al, width - len);
   const posHi = rh, posLo = rl;
-  // The previous prefix's start in these units, and whether it covers this one.
-  let fromHi: u64 = 0, fromLo: u64 = 0, within = false;
-  if (prevLen >= 0) {
-    shr(prevHi, prevLo, width - len);
-    fromHi = rh; fromLo = rl;
-    if (<u32>prevLen <= len) {
-      shr(prevHi, prevLo, width - <u32>prevLen);
-      const ph = rh, pl = rl;
-      shr(ah, al, width - <u32>prevLen);
-      within = rh == ph && rl == pl;
-    }
-    if (!within) {
-      // From the previous end, rounded up: start + 2^(len − prevLen), or start + 1.
-      const k = <u32>prevLen <= len ? len - <u32>prevLen : 0;
-      const addHi: u64 = k >= 64 ? (<u64>1) << (k - 64) : 0;
-      const addLo: u64 = k >= 64 ? 0 : (<u64>1) << k;
-      const lo2 = fromLo + addLo;
-      fromHi = fromHi + addHi + (lo2 < fromLo ? 1 : 0);
-      fromLo = lo2;
-    }
-  }
+  // Whether the previous prefix covers this one, and where placement counts from.
+  const within = prevLen >= 0 && <u32>prevLen <= len && samePrefix(ah, al, prevHi, prevLo, width - <u32>prevLen);
+  placementBase(width, len, within);
+  const fromHi = rh, fromLo = rl;
   // gap = pos − from
   const gapLo = posLo - fromLo;
   const gapHi = posHi - fromHi - (posLo < fromLo ? 1 : 0);
@@ -177,9 +186,7 @@ export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, ou
   const width: u32 = family == 6 ? 128 : 32;
   const end = input + len;
   let q = input;
-  let prevHi: u64 = 0, prevLo: u64 = 0;
-  let prevLen: i32 = -1;
-  let prevNh: u32 = 0xffffffff;
+  encoderReset();
   for (let i: u32 = 0; i < count; i++) {
     if (q >= end) return ERR_TRUNCATED;
     const head = <u32>load<u8>(q++);
@@ -222,21 +229,9 @@ export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, ou
       gapHi = (h >> 1) | (top << 63);
     }
     // from: the previous start (inside) or its end rounded up, in this prefix's units
-    let fromHi: u64 = 0, fromLo: u64 = 0;
-    if (prevLen >= 0) {
-      shr(prevHi, prevLo, width - plen);
-      fromHi = rh; fromLo = rl;
-      if (within) {
-        if (<u32>prevLen > plen) return ERR_ORDER;
-      } else {
-        const k = <u32>prevLen <= plen ? plen - <u32>prevLen : 0;
-        const addHi: u64 = k >= 64 ? (<u64>1) << (k - 64) : 0;
-        const addLo: u64 = k >= 64 ? 0 : (<u64>1) << k;
-        const lo2 = fromLo + addLo;
-        fromHi = fromHi + addHi + (lo2 < fromLo ? 1 : 0);
-        fromLo = lo2;
-      }
-    } else if (within) return ERR_ORDER;
+    if (within && (prevLen < 0 || <u32>prevLen > plen)) return ERR_ORDER;
+    placementBase(width, plen, within);
+    const fromHi = rh, fromLo = rl;
     const posLo = fromLo + gapLo;
     const posHi = fromHi + gapHi + (posLo < fromLo ? 1 : 0);
     if (posHi < fromHi || (posHi == fromHi && posLo < fromLo)) return ERR_ADDRESS;     // wrapped
@@ -247,12 +242,7 @@ export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, ou
     const ah = rh, al = rl;
     // A prefix inside the previous one, at its very start and no longer, is the same prefix.
     if (within && gapHi == 0 && gapLo == 0 && <u32>prevLen == plen) return ERR_ORDER;
-    if (within && prevLen >= 0) {
-      shr(prevHi, prevLo, width - <u32>prevLen);
-      const ph = rh, pl = rl;
-      shr(ah, al, width - <u32>prevLen);
-      if (rh != ph || rl != pl) return ERR_ORDER;
-    }
+    if (within && !samePrefix(ah, al, prevHi, prevLo, width - <u32>prevLen)) return ERR_ORDER;
     let op = OP_SET;
     let nh = prevNh;
     if (head & 0x80) {

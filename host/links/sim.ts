@@ -4,7 +4,7 @@
 // arrives with bits flipped. The same seed gives the same losses and flips.
 
 import { Random } from "../random.ts";
-import type { ByteStream } from "./stream.ts";
+import { CloseSignal, type ByteStream } from "./stream.ts";
 
 export interface Impairment {
   /** Bits per second each way; 0 or absent: no limit. */
@@ -34,14 +34,13 @@ class End implements ByteStream {
   busyUntil = 0;
   data: ((chunk: Uint8Array) => void)[] = [];
   drain: (() => void)[] = [];
-  closed: ((reason: string) => void)[] = [];
-  reason: string | undefined;
+  readonly end = new CloseSignal();
   peer!: End;
 
   constructor(private readonly link: SimLink) {}
 
   write(bytes: Uint8Array): boolean {
-    if (this.reason !== undefined) return false;
+    if (this.end.closed) return false;
     return this.link.transmit(this, bytes.slice());
   }
   onData(l: (chunk: Uint8Array) => void): void {
@@ -51,19 +50,13 @@ class End implements ByteStream {
     this.drain.push(l);
   }
   onClose(l: (reason: string) => void): void {
-    if (this.reason !== undefined) l(this.reason);
-    else this.closed.push(l);
+    this.end.on(l);
   }
   close(): void {
     this.link.shut("closed by the other side", this);
   }
   get buffered(): number {
     return this.inFlight;
-  }
-  end(reason: string): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
-    for (const l of this.closed) l(reason);
   }
 }
 
@@ -118,7 +111,7 @@ export class SimLink {
     const wasAbove = from.inFlight > this.highWater;
     from.inFlight -= bytes.length;
     const to = from.peer;
-    if (to.reason === undefined) {
+    if (!to.end.closed) {
       const { loss = 0, corrupt = 0 } = this.impairment;
       if (loss > 0 && this.rnd.float() < loss) {
         this.counters.chunksLost++;
@@ -145,7 +138,7 @@ export class SimLink {
     const a = this.a as End;
     const b = this.b as End;
     a.inFlight = b.inFlight = 0;
-    a.end(by === a ? "closed here" : reason);
-    b.end(by === b ? "closed here" : reason);
+    a.end.fire(by === a ? "closed here" : reason);
+    b.end.fire(by === b ? "closed here" : reason);
   }
 }

@@ -16,28 +16,41 @@ export interface ByteStream {
   readonly buffered: number;
 }
 
+/** The end of a stream: fired once with its reason; a listener that comes late hears it at once. */
+export class CloseSignal {
+  reason: string | undefined;
+  private listeners: ((reason: string) => void)[] = [];
+
+  get closed(): boolean {
+    return this.reason !== undefined;
+  }
+
+  fire(reason: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    for (const l of this.listeners) l(reason);
+    this.listeners = [];
+  }
+
+  on(listener: (reason: string) => void): void {
+    if (this.reason !== undefined) listener(this.reason);
+    else this.listeners.push(listener);
+  }
+}
+
 /** A TCP or Unix-domain socket as a ByteStream. */
 export function socketStream(socket: Socket): ByteStream {
-  let closedReason: string | undefined;
-  const closeListeners: ((reason: string) => void)[] = [];
-  const close = (reason: string) => {
-    if (closedReason !== undefined) return;
-    closedReason = reason;
-    for (const l of closeListeners) l(reason);
-  };
+  const end = new CloseSignal();
   socket.setNoDelay?.(true);
-  socket.on("error", (e) => close(`socket error: ${e.message}`));
-  socket.on("close", () => close("peer closed the connection"));
+  socket.on("error", (e) => end.fire(`socket error: ${e.message}`));
+  socket.on("close", () => end.fire("peer closed the connection"));
   return {
-    write: (bytes) => (closedReason === undefined ? socket.write(bytes) : false),
+    write: (bytes) => (end.closed ? false : socket.write(bytes)),
     onData: (l) => void socket.on("data", (chunk: Buffer) => l(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))),
     onDrain: (l) => void socket.on("drain", l),
-    onClose: (l) => {
-      if (closedReason !== undefined) l(closedReason);
-      else closeListeners.push(l);
-    },
+    onClose: (l) => end.on(l),
     close: () => {
-      close("closed here");
+      end.fire("closed here");
       socket.destroy();
     },
     get buffered() {
