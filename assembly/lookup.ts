@@ -52,21 +52,17 @@ export const REGION_BITS6: u32 = 3;
   let key = (hi << BITS6) | (lo >> (64 - BITS6));
   let next = lo << BITS6;
   while (true) {
-    if (ref & SINGLE) return singleAnswer(ref, key);
     const p = <usize>(ref & ADDR_MASK);
     const bit = (<u64>1) << (key >>> 58);
-    let leaves = p + 12;
     if (ref & FULL) {
       const vec = load<u64>(p, 12);
-      if (vec & bit) {
-        ref = load<u32>(p + 20 + (<usize>popcnt(vec & (bit - 1)) << 2));
-        key = (key << 6) | (next >> 58);
-        next <<= 6;
-        continue;
-      }
-      leaves = p + 20 + (<usize>popcnt(vec) << 2);
+      if ((vec & bit) == 0) return leafAnswer(p, p + 20 + (<usize>popcnt(vec) << 2), bit);
+      ref = load<u32>(p + 20 + (<usize>popcnt(vec & (bit - 1)) << 2));
+      key = (key << 6) | (next >> 58);
+      next <<= 6;
+      continue;
     }
-    return leafAnswer(p, leaves, bit);
+    return ref & SINGLE ? singleAnswer(ref, key) : leafAnswer(p, p + 12, bit);
   }
   return NONE;
 }
@@ -82,8 +78,9 @@ export function lookup4Batch(dir: usize, input: usize, output: usize, n: u32): v
 export function lookup6Batch(regions: usize, input: usize, output: usize, n: u32): void {
   for (let i: usize = 0; i < <usize>n; i++) {
     const p = input + (i << 4);
-    const hi = (<u64>load<u32>(p) << 32) | <u64>load<u32>(p, 4);
-    const lo = (<u64>load<u32>(p, 8) << 32) | <u64>load<u32>(p, 12);
+    // Words are most significant first: a little-endian u64 load has them swapped.
+    const hi = rotr<u64>(load<u64>(p), 32);
+    const lo = rotr<u64>(load<u64>(p, 8), 32);
     store<u32>(output + (i << 2), lookup6(regions, hi, lo));
   }
 }
