@@ -4,7 +4,7 @@ import { Fib } from "./fib.ts";
 import { firmwareImage } from "./firmware.ts";
 import { loadRoutes } from "./load.ts";
 import { NextHopTable } from "./nexthops.ts";
-import { readRouteFile } from "./routefile.ts";
+import { readRouteFile, type Route } from "./routefile.ts";
 import { FailedError, type Context } from "./cli-support.ts";
 
 export interface LoadedFib {
@@ -13,19 +13,25 @@ export interface LoadedFib {
   routes: number;
 }
 
-/** Loads FILE into a fresh FIB sized for it; bad lines or refused routes fail with every reason. */
-export function loadRouteFileFib(path: string, ctx: Context): LoadedFib {
+/** The routes of FILE; any bad line fails the command with its `file:line: reason` (the first 20 shown). */
+export function readRoutesOrFail(path: string): Route[] {
   const parsed = readRouteFile(path);
   if (parsed.errors.length > 0) {
     const shown = parsed.errors.slice(0, 20).map((e) => e.message);
     if (parsed.errors.length > 20) shown.push(`… and ${parsed.errors.length - 20} more`);
     throw new FailedError(shown.join("\n"));
   }
+  return parsed.routes;
+}
+
+/** Loads FILE into a fresh FIB sized for it; bad lines or refused routes fail with every reason. */
+export function loadRouteFileFib(path: string, ctx: Context): LoadedFib {
+  const routes = readRoutesOrFail(path);
   const nexthops = new NextHopTable();
   // Room for the tables at ~40 bytes a route, far above what they take.
-  const memoryMiB = Math.max(16, Math.ceil((parsed.routes.length * 40) / (1 << 20)) + 8);
+  const memoryMiB = Math.max(16, Math.ceil((routes.length * 40) / (1 << 20)) + 8);
   const fib = Fib.fromImage(firmwareImage(), { memoryMiB });
-  const result = loadRoutes(fib, parsed.routes, nexthops);
+  const result = loadRoutes(fib, routes, nexthops);
   if (result.full > 0 || result.invalid > 0) {
     throw new FailedError(`${path}: ${result.full} routes did not fit in ${memoryMiB} MiB, ${result.invalid} invalid`);
   }

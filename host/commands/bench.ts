@@ -2,11 +2,12 @@
 
 import { cpus } from "node:os";
 import { asnRoutes } from "../asn.ts";
-import { readRouteFile, type Route } from "../routefile.ts";
+import type { Route } from "../routefile.ts";
+import { readRoutesOrFail } from "../fib-from-file.ts";
 import { benchLookup } from "../../bench/lookup.ts";
 import { benchWire } from "../../bench/wire.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
-import { FailedError, UsageError, type Context } from "../cli-support.ts";
+import { UsageError, type Context } from "../cli-support.ts";
 
 export interface BenchArgs {
   routes?: string;
@@ -21,9 +22,7 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
   if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.join(", ")}`);
   let routes: Route[];
   if (args.routes) {
-    const parsed = readRouteFile(args.routes);
-    if (parsed.errors.length > 0) throw new FailedError(parsed.errors.slice(0, 20).map((e) => e.message).join("\n"));
-    routes = parsed.routes;
+    routes = readRoutesOrFail(args.routes);
   } else {
     routes = [...asnRoutes(4), ...asnRoutes(6)];
     ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);

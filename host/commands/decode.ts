@@ -10,6 +10,7 @@ import { FrameError, StreamDecoder } from "../wire/frame.ts";
 import { decodeMessage, WireError, type Message } from "../wire/messages.ts";
 import { SnapshotError, SnapshotReceiver } from "../wire/snapshot.ts";
 import type { Context } from "../cli-support.ts";
+import { Prefix } from "../netip.ts";
 
 export async function decodeCommand(ctx: Context, args: { routesOut?: string; memoryMiB: number }): Promise<number> {
   const fib = Fib.fromImage(firmwareImage(), { memoryMiB: args.memoryMiB });
@@ -55,14 +56,15 @@ export async function decodeCommand(ctx: Context, args: { routesOut?: string; me
   return 0;
 }
 
-/** A message as JSON: bytes as their length, 64-bit values in hex, prefixes as text. */
+/** A message as JSON: route bodies as their length, other bytes in hex, 64-bit values in hex, prefixes as text. */
 function describe(m: Message): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(m)) {
-    if (v instanceof Uint8Array) o[k === "data" ? "bytes" : k] = k === "data" ? v.length : Buffer.from(v).toString("hex");
-    else if (typeof v === "bigint") o[k] = v.toString(16).padStart(16, "0");
-    else if (k === "entries") o[k] = (v as unknown[]).length;
-    else o[k] = JSON.parse(JSON.stringify(v, (_, x) => (typeof x === "bigint" ? x.toString(16) : x instanceof Uint8Array ? x.length : typeof x === "object" && x && "len" in x && "addr" in x ? String(x) : x)));
-  }
-  return o;
+  const { data, ...rest } = m as Message & { data?: Uint8Array };
+  const json = JSON.stringify(rest, (key, v) => {
+    if (typeof v === "bigint") return v.toString(16).padStart(16, "0");
+    if (v instanceof Uint8Array) return Buffer.from(v).toString("hex");
+    if (v instanceof Prefix) return v.toString();
+    if (key === "entries") return (v as unknown[]).length;
+    return v;
+  });
+  return data === undefined ? JSON.parse(json) : { ...JSON.parse(json), bytes: data.length };
 }

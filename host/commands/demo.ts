@@ -9,10 +9,11 @@ import { generateRoutes } from "../generate.ts";
 import { loadRoutes } from "../load.ts";
 import { NextHopTable } from "../nexthops.ts";
 import { ReferenceTable } from "../reference.ts";
-import { readRouteFile, type Route } from "../routefile.ts";
+import type { Route } from "../routefile.ts";
+import { readRoutesOrFail } from "../fib-from-file.ts";
 import { Random } from "../random.ts";
 import { addressBatch, batchAddress } from "../traffic.ts";
-import { FailedError, type Context } from "../cli-support.ts";
+import type { Context } from "../cli-support.ts";
 import { measureRate } from "../../bench/stats.ts";
 
 export interface DemoArgs {
@@ -26,9 +27,7 @@ export interface DemoArgs {
 export async function demoCommand(ctx: Context, args: DemoArgs): Promise<number> {
   let routes: Route[];
   if (args.routes) {
-    const parsed = readRouteFile(args.routes);
-    if (parsed.errors.length > 0) throw new FailedError(parsed.errors.slice(0, 20).map((e) => e.message).join("\n"));
-    routes = parsed.routes;
+    routes = readRoutesOrFail(args.routes);
     ctx.log(`table: ${routes.length} routes from ${args.routes}`);
   } else {
     routes = [
