@@ -140,4 +140,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (fibcast decode | head) ends the run, as for any Unix tool.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv.slice(2));
