@@ -11,7 +11,7 @@ import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK, INVAL
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
-import { iterBegin as beginIteration, iterNext as nextRoutes } from "./iter";
+import { iterBegin as beginIteration, iterNext as nextRoutes, iterInit } from "./iter";
 import { rangeDigests as rangeDigestsOf } from "./ranges";
 import { snapshotChunk as snapshotChunkOf } from "./snapshot";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
@@ -51,6 +51,7 @@ export function noRoute(): u32 {
 export function init(ioBytes: u32, budget: u32): usize {
   if (!allocReset(budget)) return 0;
   nodeInit();
+  iterInit();
   if (!tableInit(T4, S4, 4, 32, BITS4, 0) || !tableInit(T6, S6, 6, 128, BITS6, REGION_BITS6)) return 0;
   return allocFixed(ioBytes);
 }

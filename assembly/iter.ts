@@ -6,8 +6,8 @@
 
 import { Table, LEAF, dirRead } from "./table";
 import { OP_SET, recordSize, writeRecord } from "./records";
-import { ShortRoutes, shortGet } from "./short";
-import { NONE, FULL, SINGLE, vectorOf, childRefAddr, mapOf, mapGet } from "./node";
+import { ShortRoutes, shortGet, shortDeepLevel, shortDeepNode, shortDeepSlot } from "./short";
+import { NONE, FULL, SINGLE, vectorOf, childRefAddr, mapOf, mapRoute } from "./node";
 import { singleNh, singlePrefixHi, singlePrefixLo, singleRel } from "./single";
 
 /** iterNext's answer when the table changed since iterBegin. */
@@ -30,6 +30,8 @@ let shortLen: u32 = 0;       // next short length to try at this entry
 let depth: i32 = -1;         // top frame, -1 at the direct level
 let done = true;
 let walk: u32 = 0;           // which walk the state belongs to
+let deepNodeOf: i64 = -1;    // the direct entries (>> node span) deepStarts describes
+let deepStarts: u64 = 0;     // routeStarts of their deepest-level short-route node
 
 /** Begins a walk of the whole table; returns the walk's id, for iterNext. */
 export function iterBegin(t: Table): u32 {
@@ -48,7 +50,23 @@ export function iterBeginRange(t: Table, first: u32, end: u32): u32 {
   shortLen = firstShortLen(first, t.bits);
   depth = -1;
   done = false;
+  deepNodeOf = -1;
   return ++walk;
+}
+
+/**
+ * Whether a short route longer than the deepest short level starts at direct entry b. Most
+ * entries have none; the answer for a whole node's span of entries is computed once.
+ */
+function deepShortStarts(t: Table, b: u32): bool {
+  const bits = t.bits;
+  const group = <i64>(b >> (bits - shortDeepLevel(bits)));
+  if (group != deepNodeOf) {
+    const node = shortDeepNode(changetype<ShortRoutes>(t.shortRoutes), b);
+    deepNodeOf = group;
+    deepStarts = node == 0 ? 0 : routeStarts(node);
+  }
+  return ((deepStarts >> shortDeepSlot(bits, b)) & 1) != 0;
 }
 
 @inline function withSlot(hi: u64, off: u32, c: u32): u64 {
@@ -83,32 +101,68 @@ function emit(out: usize, hi: u64, lo: u64, len: u32, nh: u32): usize {
 }
 
 /**
- * Emits every route of a node without children, in prefix order, at `out`; returns the
- * address after them. The fast path of the walk: most nodes are leaf-only.
+ * The slots of a route map (a node's, or a route-only node's) where at least one of its
+ * routes starts: a route of relative length rel at index (1 << rel) | k starts at slot
+ * k << (6 − rel). Length-6 routes (the high word) start at their own slot.
  */
-function emitLeafOnly(ref: u32, off: u32, hi: u64, lo: u64, out: usize): usize {
-  const map = mapOf(ref);
-  const mlo = load<u64>(map);
-  const mhi = load<u64>(map, 8);
-  let mask = mhi;
-  let m = mlo;
+function routeStarts(map: usize): u64 {
+  let mask = load<u64>(map, 8);
+  let m = load<u64>(map);
   while (m != 0) {
     const i = <u32>ctz(m);
     const rel = 31 - clz(i);
     mask |= (<u64>1) << ((i - (1 << rel)) << (6 - rel));
     m &= m - 1;
   }
+  return mask;
+}
+
+// A node's route indexes in prefix order are the preorder of their binary tree (i, then
+// 2i, then 2i + 1): by start, shorter first. PREORDER[i] is index i's place in it (0..125
+// for indexes 2..127), BY_PREORDER the inverse.
+const PREORDER: usize = memory.data(128);
+const BY_PREORDER: usize = memory.data(128);
+
+export function iterInit(): void {
+  preorder(3, preorder(2, 0));
+}
+
+/** Numbers index i and the indexes below it from `place` on; returns the next place. */
+function preorder(i: u32, place: u32): u32 {
+  store<u8>(PREORDER + i, <u8>place);
+  store<u8>(BY_PREORDER + place, <u8>i);
+  return i < 64 ? preorder(2 * i + 1, preorder(2 * i, place + 1)) : place + 1;
+}
+
+/**
+ * Emits every route of a node without children, in prefix order, at `out`; returns the
+ * address after them. The fast path of the walk: most nodes are leaf-only. The map's bits
+ * are moved to preorder places, then read back in order: work per route, not per slot.
+ */
+function emitLeafOnly(ref: u32, off: u32, hi: u64, lo: u64, out: usize): usize {
+  const map = mapOf(ref);
+  const mlo = load<u64>(map);
+  const mhi = load<u64>(map, 8);
+  let olo: u64 = 0, ohi: u64 = 0;
+  for (let m = mlo; m != 0; m &= m - 1) {
+    const p = <u64>load<u8>(PREORDER + <usize>ctz(m));
+    if (p < 64) olo |= (<u64>1) << p; else ohi |= (<u64>1) << (p - 64);
+  }
+  for (let m = mhi; m != 0; m &= m - 1) {
+    const p = <u64>load<u8>(PREORDER + 64 + <usize>ctz(m));
+    if (p < 64) olo |= (<u64>1) << p; else ohi |= (<u64>1) << (p - 64);
+  }
   const family = table.family;
-  while (mask != 0) {
-    const c = <u32>ctz(mask);
-    mask &= mask - 1;
-    const phi = off < 64 ? withSlot(hi, off, c) : hi;
-    const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
-    for (let rel = firstRel(c); rel <= 6; rel++) {
-      const i = (1 << rel) | (c >> (6 - rel));
-      const present = i < 64 ? (mlo >> i) & 1 : (mhi >> (i - 64)) & 1;
-      if (present == 0) continue;
-      out = writeRecord(out, family, OP_SET, phi, plo, off + rel, mapGet(map, i));
+  for (let half = 0; half < 2; half++) {
+    let m = half == 0 ? olo : ohi;
+    while (m != 0) {
+      const i = <u32>load<u8>(BY_PREORDER + (half << 6) + <usize>ctz(m));
+      m &= m - 1;
+      const rel = 31 - clz(i);
+      const c = (i - (1 << rel)) << (6 - rel);
+      const phi = off < 64 ? withSlot(hi, off, c) : hi;
+      const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
+      out = writeRecord(out, family, OP_SET, phi, plo, off + rel, mapRoute(map, mlo, mhi, i));
     }
   }
   return out;
@@ -118,18 +172,7 @@ function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   depth++;
   const d = <usize>depth;
   // The slots worth a visit: where a route of this node starts, or a child hangs.
-  let mask: u64 = 0;
-  if ((ref & SINGLE) == 0) {
-    const map = mapOf(ref);
-    mask = vectorOf(ref) | load<u64>(map, 8);
-    let m = load<u64>(map);
-    while (m != 0) {
-      const i = <u32>ctz(m);
-      const rel = 31 - clz(i);
-      mask |= (<u64>1) << ((i - (1 << rel)) << (6 - rel));
-      m &= m - 1;
-    }
-  }
+  const mask: u64 = ref & SINGLE ? 0 : vectorOf(ref) | routeStarts(mapOf(ref));
   const c = ref & SINGLE ? 0 : nextSlot(mask, 0);
   store<u32>(F_REF + (d << 2), ref);
   store<u32>(F_SLOT + (d << 2), c);
@@ -155,6 +198,7 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
     if (depth < 0) {
       if (bucket >= bucketEnd) { done = true; break; }
       if (shortLen <= bits) {
+        if (shortLen > shortDeepLevel(bits) && !deepShortStarts(t, bucket)) { shortLen = bits + 1; continue; }
         const len = shortLen++;
         const nh = shortGet(changetype<ShortRoutes>(t.shortRoutes), len, len == 0 ? 0 : bucket >> (bits - len));
         if (nh != NONE) { out = emit(out, <u64>bucket << (64 - bits), 0, len, nh); n++; }
@@ -188,16 +232,22 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
       store<u32>(F_SLOT + (f << 2), 64);
       continue;
     }
-    const rel = load<u32>(F_REL + (f << 2));
+    // The routes starting at slot c, shorter first, as many as fit.
+    let rel = load<u32>(F_REL + (f << 2));
     if (rel <= 6) {
-      store<u32>(F_REL + (f << 2), rel + 1);
-      const nh = mapGet(mapOf(ref), (1 << rel) | (c >> (6 - rel)));
-      if (nh != NONE) {
-        const phi = off < 64 ? withSlot(hi, off, c) : hi;
-        const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
-        out = emit(out, phi, plo, off + rel, nh);
+      const map = mapOf(ref);
+      const mlo = load<u64>(map);
+      const mhi = load<u64>(map, 8);
+      const phi = off < 64 ? withSlot(hi, off, c) : hi;
+      const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
+      for (; rel <= 6 && n < max; rel++) {
+        const i = (1 << rel) | (c >> (6 - rel));
+        const present = i < 64 ? (mlo >> i) & 1 : (mhi >> (i - 64)) & 1;
+        if (present == 0) continue;
+        out = emit(out, phi, plo, off + rel, mapRoute(map, mlo, mhi, i));
         n++;
       }
+      store<u32>(F_REL + (f << 2), rel);
       continue;
     }
     const next = nextSlot(load<u64>(F_MASK + (f << 3)), c + 1);
@@ -207,7 +257,10 @@ export function iterNext(id: u32, out: usize, max: u32): i32 {
       const phi = off < 64 ? withSlot(hi, off, c) : hi;
       const plo = off < 64 ? lo : withSlot(lo, off - 64, c);
       const child = load<u32>(childRefAddr(ref, c));
-      if ((child & (FULL | SINGLE)) == 0 && ownRoutes(child) <= max - n) {
+      if (child & SINGLE) {
+        out = emit(out, singlePrefixHi(child, phi, off + 6), singlePrefixLo(child, plo, off + 6), off + 6 + singleRel(child), singleNh(child));
+        n++;
+      } else if ((child & FULL) == 0 && ownRoutes(child) <= max - n) {
         const before = out;
         out = emitLeafOnly(child, off + 6, phi, plo, out);
         n += <u32>((out - before) / recordSize(t.family));

@@ -136,14 +136,15 @@ export function mapBest(map: usize, s: u32): u32 {
 export function mapGet(map: usize, i: u32): u32 {
   const lo = load<u64>(map);
   const hi = load<u64>(map, 8);
-  let rank: u32;
-  if (i < 64) {
-    if (((lo >> i) & 1) == 0) return NONE;
-    rank = <u32>popcnt(lo & (((<u64>1) << i) - 1));
-  } else {
-    if (((hi >> (i - 64)) & 1) == 0) return NONE;
-    rank = <u32>popcnt(lo) + <u32>popcnt(hi & (((<u64>1) << (i - 64)) - 1));
-  }
+  const present = i < 64 ? (lo >> i) & 1 : (hi >> (i - 64)) & 1;
+  return present ? mapRoute(map, lo, hi, i) : NONE;
+}
+
+/** Next hop of route i of a map whose words are lo and hi; the route must be present. */
+@inline export function mapRoute(map: usize, lo: u64, hi: u64, i: u32): u32 {
+  const rank = i < 64
+    ? <u32>popcnt(lo & (((<u64>1) << i) - 1))
+    : <u32>popcnt(lo) + <u32>popcnt(hi & (((<u64>1) << (i - 64)) - 1));
   return load24(map + 16 + <usize>rank * 3);
 }
 

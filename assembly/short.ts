@@ -112,6 +112,23 @@ export function shortPut(s: ShortRoutes, len: u32, top: u32, nh: u32): bool {
   return true;
 }
 
+/** The deepest level: routes longer than it and no longer than bits live there. */
+@inline export function shortDeepLevel(bits: u32): u32 {
+  return 6 * ((bits - 1) / 6);
+}
+
+/** The deepest level's route-only node covering direct entry b, or 0. */
+@inline export function shortDeepNode(s: ShortRoutes, b: u32): usize {
+  const o = shortDeepLevel(s.bits);
+  return <usize>load<u32>(levelBase(s, o) + (<usize>(b >> (s.bits - o)) << 2));
+}
+
+/** The slot direct entry b takes in its deepest-level node. */
+@inline export function shortDeepSlot(bits: u32, b: u32): u32 {
+  const o = shortDeepLevel(bits);
+  return o + 6 <= bits ? (b >> (bits - o - 6)) & 63 : (b << (o + 6 - bits)) & 63;
+}
+
 /** Next hop of the longest short route covering direct entry b, or NONE. */
 export function shortBest(s: ShortRoutes, b: u32): u32 {
   const bits = s.bits;

@@ -154,7 +154,7 @@ export class RouteCodecError extends Error {
 const ROUTE_ERRORS = [
   "routes end early", "bytes after the last route", "prefix length beyond the family",
   "address outside the address space", "missing or invalid next hop", "a remove where only routes may be",
-  "routes out of order or repeated",
+  "routes out of order or repeated", "not the canonical encoding (a longer form than needed)",
 ];
 
 const PAGE = 65536;

@@ -74,6 +74,29 @@ test("malformed bodies are refused with a reason", () => {
   assert.is(reason(new Uint8Array([0x40 | 16, 1, 0x20, 1]), 2), "routes out of order or repeated");
 });
 
+test("only the canonical encoding decodes: whatever decodes re-encodes to the same bytes", () => {
+  const noncanonical = "not the canonical encoding (a longer form than needed)";
+  const reason = (b: number[], count: number) => (fib.decodeRoutes(4, new Uint8Array(b), count, false) as RouteCodecError).message;
+  assert.is(reason([31, 8, 0x20 | 0x40, 0x14, 1], 1), noncanonical);          // a length byte for a small delta
+  assert.is(reason([0x40 | 0x20 | 16, 0x00, 1], 1), noncanonical);            // placement "right after" spelled out
+  assert.is(reason([0x40 | 0x20 | 16, 0x94, 0x00, 1], 1), noncanonical);      // a padded varint
+  assert.is(reason([0x40 | 16, 0x81, 0x00], 1), noncanonical);                // a padded next hop
+  assert.is(reason([0x40 | 16, 1, 0x40, 1], 2), noncanonical);                // the same next hop again
+  for (const family of [4, 6] as const) {
+    const route = fc.tuple(fc.array(word, { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: family === 4 ? 32 : 128 }), fc.integer({ min: 0, max: 300 }), fc.boolean());
+    fc.assert(fc.property(fc.array(route, { minLength: 1, maxLength: 40 }), fc.nat(), fc.nat(255), (raw, at, value) => {
+      const records = encodeChanges(family, changes(family, raw, true));
+      const { bytes, count } = fib.encodeRoutes(family, records, 1 << 20);
+      const mutated = bytes.slice();
+      mutated[at % mutated.length] = value;
+      const back = fib.decodeRoutes(family, mutated, count, true);
+      if (back instanceof RouteCodecError) return;
+      const again = fib.encodeRoutes(family, back, 1 << 20);
+      assert.equal([...again.bytes], [...mutated]);
+    }), { numRuns: 2000 });
+  }
+});
+
 test("the real IPv4 table takes at most 4 bytes a route", () => {
   const nexthops = new NextHopTable();
   for (const family of [4, 6] as const) {
