@@ -1,7 +1,7 @@
 // Byte-level reading and writing for message bodies: fixed-width little-endian integers,
-// LEB128 varints (up to 2^53, exact in a JS number), length-prefixed bytes and strings,
-// and 64-bit values as bigint. The reader throws ShortRead past the end; the message
-// decoder turns that into an error value.
+// LEB128 varints (up to 2^53, exact in a JS number; the shortest form only, so every value
+// has one encoding), length-prefixed bytes and strings, and 64-bit values as bigint. The
+// reader throws ShortRead past the end; the message decoder turns that into an error value.
 
 export class ShortRead extends Error {
   override name = "ShortRead";
@@ -115,6 +115,7 @@ export class Reader {
       const byte = this.u8();
       v += (byte & 0x7f) * scale;
       if ((byte & 0x80) === 0) {
+        if (byte === 0 && k > 0) throw new RangeError("varint padded with a zero byte");
         if (!Number.isSafeInteger(v)) throw new RangeError("varint beyond 2^53");
         return v;
       }

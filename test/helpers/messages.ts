@@ -1,0 +1,34 @@
+// One message of every type, with edge values: the codec tests and the fuzzer's seeds.
+
+import { Prefix } from "../../host/netip.ts";
+import type { Message } from "../../host/wire/messages.ts";
+
+const bytes = (h: string) => new Uint8Array(Buffer.from(h, "hex"));
+const P = Prefix.mustParse;
+const subset = { families: [4, 6] as (4 | 6)[], vrfs: [0, 7], prefixes: [P("10.0.0.0/8"), P("2001:db8::/32"), P("0.0.0.0/0")] };
+export const sampleMessages: Message[] = [
+  { type: "hello", node: "lc0", role: "lc", maxVersion: 1, capabilities: 31, subset },
+  { type: "challenge", server: "rp0", nonce: new Uint8Array(32).fill(7) },
+  { type: "auth", node: "lc0", method: "hmac-sha256", proof: new Uint8Array(32).fill(9) },
+  { type: "auth", node: "lc1", method: "ed25519", proof: new Uint8Array(64).fill(1) },
+  { type: "grant", server: "rp0", role: "standby", stream: 0xfedcba9876543210n, sequence: 12345678901, heartbeatMs: 50, deadAfter: 3,
+    channels: [{ id: 1, subset, group: "239.1.2.3", port: 5400, keyEpoch: 2, key: new Uint8Array(60).fill(3) }] },
+  { type: "deny", code: 3, reason: "unknown client lc9" },
+  { type: "nexthops", entries: [{ id: 0, name: "192.0.2.1", interface: "", members: [] }, { id: 5, name: "a,b", interface: "eth1", members: [0, 3] }] },
+  { type: "snapshotBegin", snapshot: 4, family: 6, routes: 168000, digest: 0x0123456789abcdefn, sequence: 99 },
+  { type: "snapshotChunk", snapshot: 4, index: 17, family: 6, count: 3, data: bytes("0a0b0c0d00") },
+  { type: "snapshotEnd", snapshot: 4, family: 6, chunks: 18, digest: 0xffffffffffffffffn },
+  { type: "update", channel: 2, sequence: 2 ** 40, family: 4, count: 2, data: bytes("00ff00") },
+  { type: "ack", channel: 2, sequence: 77 },
+  { type: "nak", channel: 2, ranges: [[10, 3], [20, 1]] },
+  { type: "retransmission", channel: 2, sequence: 10, family: 4, count: 1, data: bytes("01") },
+  { type: "heartbeat", timeMs: 1700000000000, sequences: [[1, 5], [2, 9]] },
+  { type: "activate", stream: 5n, sequence: 1000, digest4: 1n, digest6: 2n },
+  { type: "rangeDigests", family: 4, prefix: P("10.0.0.0/8"), depth: 2, digests: [1n, 2n, 3n, 4n] },
+  { type: "flashBegin", size: 30720, chunkSize: 1024, sha256: new Uint8Array(32).fill(5), signature: new Uint8Array(64).fill(6), key: "build-2026" },
+  { type: "flashData", offset: 2048, crc: 0xdeadbeef, data: new Uint8Array(1024).fill(0) },
+  { type: "flashEnd", chunks: 30 },
+  { type: "flashResult", ok: false, slot: 1, resumeOffset: 4096, reason: "signature does not verify" },
+  { type: "error", code: 1, message: "no such subset" },
+];
+
