@@ -1,6 +1,12 @@
 // The next-hop table that lives beside the FIB: the FIB stores 24-bit ids, this table says
 // what an id means (a gateway address, an interface, or an ECMP group of other ids) and
 // how the user wrote it.
+//
+// Ids are chassis-wide. Each route processor hands out ids from a block of its own (see
+// NextHopTable's `base`), so a route keeps its id on every card whichever server sent it,
+// and tables on different cards compare by digest. Entries made elsewhere are adopted as
+// they arrive (`adopt`). A table keeps a log of the ids it defined or redefined, in order,
+// so that a server sends each client only the entries it has not seen (`since`).
 
 import { Addr, ParseError } from "./netip.ts";
 import { MAX_NEXTHOP } from "./fib.ts";
@@ -18,19 +24,39 @@ export interface NextHop {
 
 export class NextHopTableFullError extends Error {
   override name = "NextHopTableFullError";
-  constructor() {
-    super(`next-hop table full: more than ${MAX_NEXTHOP + 1} distinct next hops`);
+  constructor(base: number, size: number) {
+    super(`next-hop table full: more than ${size} distinct next hops in the block from ${base}`);
   }
 }
 
+/** Ids a route processor's block holds: 2^20, so 16 route processors share the 24-bit space. */
+export const NEXTHOP_BLOCK = 1 << 20;
+
+export interface NextHopTableOptions {
+  /** First id this table hands out (default 0). */
+  base?: number;
+  /** How many ids it may hand out (default: up to the largest id). */
+  size?: number;
+}
+
 export class NextHopTable {
-  private readonly byName = new Map<string, number>();
-  private readonly entries: NextHop[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly entries = new Map<number, NextHop>();
+  private readonly log: number[] = [];
+  private readonly base: number;
+  private readonly limit: number;
+  private next: number;
+
+  constructor(options: NextHopTableOptions = {}) {
+    this.base = options.base ?? 0;
+    this.limit = Math.min(MAX_NEXTHOP + 1, this.base + (options.size ?? MAX_NEXTHOP + 1));
+    this.next = this.base;
+  }
 
   /** The id of a next hop written as `name` (an address or any other word), added if new. */
   intern(name: string, iface?: string): number {
     const key = iface === undefined ? name : `${name}@${iface}`;
-    const known = this.byName.get(key);
+    const known = this.byKey.get(key);
     if (known !== undefined) return known;
     const addr = Addr.parse(name);
     return this.add(key, {
@@ -44,29 +70,87 @@ export class NextHopTable {
   group(members: readonly number[]): number {
     const sorted = [...new Set(members)].sort((a, b) => a - b);
     if (sorted.length === 1) return sorted[0];
-    const name = sorted.map((m) => this.entries[m]?.name ?? `#${m}`).join(",");
-    const key = `ecmp:${sorted.join(",")}`;
-    return this.byName.get(key) ?? this.add(key, { name, members: sorted });
+    const key = groupKey(sorted);
+    return this.byKey.get(key) ?? this.add(key, { name: sorted.map((m) => this.name(m)).join(","), members: sorted });
   }
 
   private add(key: string, entry: Omit<NextHop, "id">): number {
-    const id = this.entries.length;
-    if (id > MAX_NEXTHOP) throw new NextHopTableFullError();
-    this.entries.push({ id, ...entry });
-    this.byName.set(key, id);
+    while (this.entries.has(this.next)) this.next++;
+    const id = this.next;
+    if (id >= this.limit) throw new NextHopTableFullError(this.base, this.limit - this.base);
+    this.next++;
+    this.define({ id, ...entry }, key);
     return id;
   }
 
+  /**
+   * Takes an entry defined by another table (a server's, a peer's). Returns false if it was
+   * already known as exactly that; a different definition under the same id replaces the
+   * old one (its owner restarted and reused the id) and is logged again.
+   */
+  adopt(entry: { id: number; name: string; interface?: string; members?: readonly number[] }): boolean {
+    const old = this.entries.get(entry.id);
+    const iface = entry.interface || undefined;
+    const members = entry.members && entry.members.length > 0 ? [...entry.members] : undefined;
+    if (old && old.name === entry.name && old.interface === iface && sameMembers(old.members, members)) return false;
+    if (old) this.byKey.delete(keyOf(old));
+    const addr = members ? undefined : Addr.parse(entry.name);
+    const hop: NextHop = {
+      id: entry.id,
+      name: entry.name,
+      ...(addr === undefined || addr instanceof ParseError ? {} : { address: addr }),
+      ...(iface === undefined ? {} : { interface: iface }),
+      ...(members === undefined ? {} : { members }),
+    };
+    this.define(hop, keyOf(hop));
+    return true;
+  }
+
+  private define(hop: NextHop, key: string): void {
+    this.entries.set(hop.id, hop);
+    // Only ids in our own block are ours to hand out again by name.
+    if (hop.id >= this.base && hop.id < this.limit) this.byKey.set(key, hop.id);
+    this.log.push(hop.id);
+  }
+
   get(id: number): NextHop | undefined {
-    return this.entries[id];
+    return this.entries.get(id);
   }
 
   /** How id was written; "-" for none. */
   name(id: number | undefined): string {
-    return id === undefined ? "-" : (this.entries[id]?.name ?? `#${id}`);
+    return id === undefined ? "-" : (this.entries.get(id)?.name ?? `#${id}`);
   }
 
+  /** How many ids are defined. */
   get size(): number {
-    return this.entries.length;
+    return this.entries.size;
   }
+
+  /** A position in the log: what `since` counts from. */
+  get version(): number {
+    return this.log.length;
+  }
+
+  /** The entries defined or redefined after log position `version`, oldest first. */
+  *since(version: number): Generator<NextHop> {
+    for (let i = version; i < this.log.length; i++) {
+      const hop = this.entries.get(this.log[i]);
+      if (hop) yield hop;
+    }
+  }
+}
+
+function groupKey(sorted: readonly number[]): string {
+  return `ecmp:${sorted.join(",")}`;
+}
+
+function keyOf(h: NextHop): string {
+  if (h.members) return groupKey(h.members);
+  return h.interface === undefined ? h.name : `${h.name}@${h.interface}`;
+}
+
+function sameMembers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((m, i) => m === b[i]);
 }

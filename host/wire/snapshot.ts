@@ -21,13 +21,15 @@ export interface SnapshotOptions {
   families?: Family[];
 }
 
-/** The next-hop table as nexthops messages, each within a frame. */
-export function* nexthopsMessages(nexthops: NextHopTable): Generator<Message> {
+/**
+ * The next-hop table as nexthops messages, each within a frame: all of it, or (from a log
+ * position, see NextHopTable.version) only what was defined since.
+ */
+export function* nexthopsMessages(nexthops: NextHopTable, since = 0): Generator<Message> {
   let entries: NextHopEntry[] = [];
   let bytes = 0;
-  for (let id = 0; id < nexthops.size; id++) {
-    const h = nexthops.get(id)!;
-    const entry = { id, name: h.name, interface: h.interface ?? "", members: [...(h.members ?? [])] };
+  for (const h of nexthops.since(since)) {
+    const entry = { id: h.id, name: h.name, interface: h.interface ?? "", members: [...(h.members ?? [])] };
     // An upper bound of the entry's encoding: varints of up to 4 bytes, UTF-8 up to 3 bytes a character.
     const size = 4 + 4 + 3 * entry.name.length + 4 + 3 * entry.interface.length + 4 + 4 * entry.members.length;
     if (entries.length > 0 && bytes + size > CHUNK_BYTES) {
