@@ -133,6 +133,27 @@ export function encodeChanges(family: Family, changes: readonly Change[]): Uint3
   return out;
 }
 
+/** Prefix order of record at word i of `a` against record at word j of `b`: address, then length. */
+function compareRecords(family: Family, a: Uint32Array, i: number, b: Uint32Array, j: number): number {
+  for (let k = 1; k <= (family === 4 ? 1 : 4); k++) {
+    if (a[i + k] !== b[j + k]) return a[i + k] < b[j + k] ? -1 : 1;
+  }
+  return ((a[i] >>> 8) & 255) - ((b[j] >>> 8) & 255);
+}
+
+/** Words of records[from, to) that are at or before the record at word at of `key` (records sorted). */
+function upperBound(family: Family, records: Uint32Array, from: number, to: number, key: Uint32Array, at: number): number {
+  const words = recordWords(family);
+  let lo = 0;
+  let hi = (to - from) / words;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareRecords(family, records, from + mid * words, key, at) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo * words;
+}
+
 /** The changes in change records (the inverse of encodeChanges). */
 export function decodeRecords(family: Family, records: Uint32Array): Change[] {
   const words = recordWords(family);
@@ -369,12 +390,44 @@ export class Fib {
   /**
    * The changes that turn table `older` into table `newer` (change records in prefix order,
    * e.g. from walkRecords or decodeRoutes), computed in WASM in one pass: sets for new and
-   * changed prefixes, removes for gone ones, in prefix order.
+   * changed prefixes, removes for gone ones, in prefix order. Tables larger than the I/O
+   * buffer are diffed in windows that cover the same prefixes on both sides.
    */
   diff(family: Family, older: Uint32Array, newer: Uint32Array): DiffResult {
     const words = recordWords(family);
-    const need = 8 * (older.length + newer.length) + 16;
-    if (need > this.ioBytes) throw new RangeError(`a diff of ${(older.length + newer.length) / words} records needs ${need} bytes of I/O buffer`);
+    // Both inputs and the output (at most both) in the I/O buffer, plus the counts.
+    const window = Math.floor((this.ioBytes - 16) / 16 / words) * words;
+    if (window < words) throw new RangeError("the I/O buffer is too small for a diff");
+    const parts: Uint32Array[] = [];
+    const total = { adds: 0, changed: 0, removes: 0 };
+    let i = 0;
+    let j = 0;
+    while (i < older.length || j < newer.length) {
+      let iEnd = Math.min(older.length, i + window);
+      let jEnd = Math.min(newer.length, j + window);
+      // Cut both at the same prefix: the smaller of the two windows' last prefixes.
+      if (iEnd < older.length || jEnd < newer.length) {
+        const lastOld = iEnd > i ? iEnd - words : -1;
+        const lastNew = jEnd > j ? jEnd - words : -1;
+        const oldFirst = lastNew < 0 || (lastOld >= 0 && compareRecords(family, older, lastOld, newer, lastNew) <= 0);
+        if (oldFirst && iEnd > i) jEnd = j + upperBound(family, newer, j, jEnd, older, lastOld);
+        else iEnd = i + upperBound(family, older, i, iEnd, newer, lastNew);
+      }
+      const part = this.diffWindow(family, older.subarray(i, iEnd), newer.subarray(j, jEnd));
+      parts.push(part.changes);
+      total.adds += part.adds;
+      total.changed += part.changed;
+      total.removes += part.removes;
+      i = iEnd;
+      j = jEnd;
+    }
+    const changes = parts.length === 1 ? parts[0] : new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+    if (parts.length > 1) parts.reduce((at, p) => (changes.set(p, at), at + p.length), 0);
+    return { changes, ...total };
+  }
+
+  private diffWindow(family: Family, older: Uint32Array, newer: Uint32Array): DiffResult {
+    const words = recordWords(family);
     this.views();
     const a = this.io >>> 2;
     const b = a + older.length;
@@ -499,6 +552,15 @@ export class Fib {
       this.views();
       yield { bytes: this.u8.slice(out, out + this.x.encodedBytes()), count };
     }
+  }
+
+  /** Every route of the family as change records in prefix order, in one array. */
+  records(family: Family): Uint32Array {
+    const parts = [...this.walkRecords(family)].map((b) => b.slice());
+    const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
   }
 
   /** The family's routes in prefix order (address, then shorter first). */

@@ -38,6 +38,20 @@ test("the diff of two tables turns the first into the second, and counts right",
   }), { numRuns: 100 });
 });
 
+test("tables larger than the I/O buffer are diffed in windows, with the same result", () => {
+  const big = newFib({ ioBytes: 1 << 20 });
+  // Room for a window of 10 records a side.
+  const small = newFib({ memoryMiB: 8, ioBytes: 16 + 16 * 3 * 10 });
+  fc.assert(fc.property(fc.array(route, { maxLength: 300 }), fc.array(route, { maxLength: 120 }), fc.array(route, { maxLength: 120 }), (shared, onlyOld, onlyNew) => {
+    const older = encodeChanges(4, table([...shared, ...onlyOld]));
+    const newer = encodeChanges(4, table([...onlyNew, ...shared]));
+    const whole = big.diff(4, older, newer);
+    const windowed = small.diff(4, older, newer);
+    assert.equal([...windowed.changes], [...whole.changes]);
+    assert.equal([windowed.adds, windowed.changed, windowed.removes], [whole.adds, whole.changed, whole.removes]);
+  }), { numRuns: 200 });
+});
+
 test("equal tables have an empty diff", () => {
   const fib = newFib();
   const t = encodeChanges(4, table([[0x0a000000, 8, 1], [0x0a010000, 16, 2]]));

@@ -1,0 +1,143 @@
+// The RIB of a route processor: one table per route source (its own protocols and those
+// its peer route processors run), and the FIB derived from them incrementally.
+//
+// Every source table is a WASM FIB of its own (prefix → next-hop id), so a source's digest,
+// its diff against a fresh copy and its snapshot to a peer cost what they cost for the FIB.
+// Best path per prefix: the lowest administrative distance, then the lowest metric, then
+// the source name, so every route processor picks the same. A change in a source touches
+// only its prefixes; the FIB changes that result come back sorted, ready for the wire.
+
+import { encodeChanges, decodeRecords, type Change, type Fib } from "../fib.ts";
+import type { Family, Prefix } from "../netip.ts";
+
+export interface SourceInfo {
+  /** Chassis-wide id: the origin route processor's index · 256 + the source's index there. */
+  id: number;
+  name: string;
+  protocol: string;
+  distance: number;
+  metric: number;
+  /** The route processor that runs it. */
+  origin: string;
+}
+
+/** FIB changes per family, as sorted change records (see encodeChanges). */
+export interface FibDelta {
+  4: Uint32Array;
+  6: Uint32Array;
+}
+
+interface Source {
+  info: SourceInfo;
+  table: Fib;
+}
+
+export class Rib {
+  readonly fib: Fib;
+  private readonly sources = new Map<number, Source>();
+  /** Sources in order of preference. */
+  private ranked: Source[] = [];
+
+  constructor(private readonly newFib: () => Fib) {
+    this.fib = newFib();
+  }
+
+  /** Adds a source (or updates its description; a new distance or metric re-ranks its routes). */
+  addSource(info: SourceInfo): FibDelta {
+    const known = this.sources.get(info.id);
+    if (known && known.info.distance === info.distance && known.info.metric === info.metric) {
+      known.info = info;
+      return emptyDelta();
+    }
+    const source = known ?? { info, table: this.newFib() };
+    source.info = info;
+    this.sources.set(info.id, source);
+    this.ranked = [...this.sources.values()].sort((a, b) =>
+      a.info.distance - b.info.distance || a.info.metric - b.info.metric || (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.id - b.info.id));
+    if (!known) return emptyDelta();
+    // Re-ranked: every prefix of the source may have a new best path.
+    const delta = emptyDelta();
+    for (const family of [4, 6] as const) {
+      const prefixes: Prefix[] = [];
+      for (const [p] of source.table.routes(family)) prefixes.push(p);
+      delta[family] = this.reselect(family, prefixes);
+    }
+    return delta;
+  }
+
+  info(id: number): SourceInfo | undefined {
+    return this.sources.get(id)?.info;
+  }
+
+  get sourceInfos(): SourceInfo[] {
+    return this.ranked.map((s) => s.info);
+  }
+
+  /** The table of one source (for snapshots to peers and digests). */
+  table(id: number): Fib | undefined {
+    return this.sources.get(id)?.table;
+  }
+
+  /**
+   * Applies a source's changes (a prefix without next hop is withdrawn; a later change of
+   * the same prefix wins) and returns the FIB changes they cause.
+   */
+  update(id: number, changes: readonly Change[]): FibDelta {
+    const source = this.sources.get(id);
+    if (!source) throw new RangeError(`no source ${id}`);
+    const last = new Map<string, Change>();
+    for (const c of changes) last.set(c.prefix.toString(), c);
+    const delta = emptyDelta();
+    for (const family of [4, 6] as const) {
+      const own = [...last.values()].filter((c) => c.prefix.family === family).sort((a, b) => a.prefix.compare(b.prefix));
+      if (own.length === 0) continue;
+      source.table.applyRecords(family, encodeChanges(family, own));
+      delta[family] = this.reselect(family, own.map((c) => c.prefix));
+    }
+    return delta;
+  }
+
+  /**
+   * Makes one family of a source exactly `records` (sorted change records, as a snapshot
+   * decodes), changing only the difference; returns the FIB changes and how many entries
+   * of the source differed.
+   */
+  replace(id: number, family: Family, records: Uint32Array): { delta: FibDelta; differences: number } {
+    const source = this.sources.get(id);
+    if (!source) throw new RangeError(`no source ${id}`);
+    const diff = source.table.diff(family, source.table.records(family), records);
+    const changes = decodeRecords(family, diff.changes);
+    source.table.applyRecords(family, diff.changes);
+    const delta = emptyDelta();
+    delta[family] = this.reselect(family, changes.map((c) => c.prefix));
+    return { delta, differences: changes.length };
+  }
+
+  /** The FIB entries of these prefixes (sorted) brought to their best paths; the changes, as records. */
+  private reselect(family: Family, prefixes: readonly Prefix[]): Uint32Array {
+    const out: Change[] = [];
+    for (const p of prefixes) {
+      let best: number | undefined;
+      for (const s of this.ranked) {
+        best = s.table.get(p);
+        if (best !== undefined) break;
+      }
+      if (this.fib.get(p) !== best) out.push(best === undefined ? { prefix: p } : { prefix: p, nh: best });
+    }
+    const records = encodeChanges(family, out);
+    this.fib.applyRecords(family, records);
+    return records;
+  }
+
+  /** Digest of every source table and the FIB: equal on two route processors that agree. */
+  digests(): { fib: Record<Family, string>; sources: Record<string, string> } {
+    const hex = (d: bigint) => d.toString(16).padStart(16, "0");
+    const sources: Record<string, string> = {};
+    for (const s of this.ranked) sources[s.info.id] = `${hex(s.table.digest(4))}:${hex(s.table.digest(6))}`;
+    return { fib: { 4: hex(this.fib.digest(4)), 6: hex(this.fib.digest(6)) }, sources };
+  }
+}
+
+export function emptyDelta(): FibDelta {
+  return { 4: new Uint32Array(0), 6: new Uint32Array(0) };
+}
