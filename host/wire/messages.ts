@@ -37,6 +37,18 @@ export interface NextHopEntry {
 }
 
 /** Capability bits of hello. */
+/** A route source a route processor runs, as its peers learn of it. */
+export interface SourceEntry {
+  /** Chassis-wide: the snapshot id and update channel of its table on RP–RP links. */
+  id: number;
+  name: string;
+  protocol: string;
+  distance: number;
+  metric: number;
+  /** The route processor that runs it. */
+  origin: string;
+}
+
 export const CAP_SNAPSHOT = 1;
 export const CAP_DIGEST_RESYNC = 2;
 export const CAP_MULTICAST = 4;
@@ -50,6 +62,7 @@ export type Message =
   | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; channels: Channel[] }
   | { type: "deny"; code: number; reason: string }
   | { type: "nexthops"; entries: NextHopEntry[] }
+  | { type: "sources"; entries: SourceEntry[] }
   | { type: "snapshotBegin"; snapshot: number; family: Family; routes: number; digest: bigint; sequence: number }
   | { type: "snapshotChunk"; snapshot: number; index: number; family: Family; count: number; data: Uint8Array }
   | { type: "snapshotEnd"; snapshot: number; family: Family; chunks: number; digest: bigint }
@@ -203,6 +216,14 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
       }
     },
     read: (r) => ({ type: "nexthops", entries: list(r, () => ({ id: r.varint(), name: r.string(), interface: r.string(), members: list(r, () => r.varint()) })) }),
+  },
+  sources: {
+    code: 0x14,
+    write: (w, m) => {
+      w.varint(m.entries.length);
+      for (const e of m.entries) w.varint(e.id).string(e.name).string(e.protocol).varint(e.distance).varint(e.metric).string(e.origin);
+    },
+    read: (r) => ({ type: "sources", entries: list(r, () => ({ id: r.varint(), name: r.string(), protocol: r.string(), distance: r.varint(), metric: r.varint(), origin: r.string() })) }),
   },
   snapshotBegin: {
     code: 0x10,

@@ -3,22 +3,29 @@
 //   nexthops · snapshotBegin(family, routes, digest) · snapshotChunk × n · snapshotEnd(chunks, digest)
 //
 // Chunks carry wire routes (assembly/routecodec.ts), each decodable on its own, sized to
-// fit a frame. The receiver decodes chunks in order into a table of its own and accepts the
-// snapshot only when the chunk count and the rebuilt table's digest match the end message.
+// fit a frame. The receiver decodes chunks in order into sorted change records and takes
+// the snapshot only when the chunk and route counts match; it checks the digest against
+// the table it then holds. Update batches carry the same route bodies.
 
-import { Fib, RouteCodecError } from "../fib.ts";
+import { Fib, RouteCodecError, recordWords } from "../fib.ts";
+import { subsetDigest, subsetRecords, wholeFamily } from "../node/subset.ts";
 import type { Family } from "../netip.ts";
 import { NextHopTable } from "../nexthops.ts";
 import { FRAME_OVERHEAD, MAX_FRAME } from "./frame.ts";
-import type { Message, NextHopEntry } from "./messages.ts";
+import type { Message, NextHopEntry, Subset } from "./messages.ts";
 
 /** Route bytes in a chunk: a frame, less its header, CRC and the chunk's own fields. */
 export const CHUNK_BYTES = MAX_FRAME - FRAME_OVERHEAD - 32;
 
 export interface SnapshotOptions {
+  /** The snapshot's id (on RP–RP links, the id of the source whose table it is). */
   snapshot: number;
+  /** The sequence the updates that follow it continue from. */
   sequence: number;
+  /** Families to send (default both). */
   families?: Family[];
+  /** Only this part of the table (see host/node/subset.ts); default all of it. */
+  subset?: Subset;
 }
 
 /**
@@ -43,18 +50,47 @@ export function* nexthopsMessages(nexthops: NextHopTable, since = 0): Generator<
   if (entries.length > 0) yield { type: "nexthops", entries };
 }
 
-/** The messages of a snapshot of `fib`. The table must not change until the generator is done. */
-export function* snapshotMessages(fib: Fib, nexthops: NextHopTable, options: SnapshotOptions): Generator<Message> {
-  yield* nexthopsMessages(nexthops);
-  for (const family of options.families ?? [4, 6] as Family[]) {
-    const { snapshot, sequence } = options;
-    const digest = fib.digest(family);
-    yield { type: "snapshotBegin", snapshot, family, routes: fib.count(family), digest, sequence };
+/**
+ * The messages of a snapshot of `fib`: the next-hop table first when one is given. The
+ * table must not change until the generator is done.
+ */
+export function* snapshotMessages(fib: Fib, nexthops: NextHopTable | undefined, options: SnapshotOptions): Generator<Message> {
+  if (nexthops) yield* nexthopsMessages(nexthops);
+  const { snapshot, sequence, subset } = options;
+  for (const family of options.families ?? subset?.families ?? [4, 6] as Family[]) {
+    const whole = subset === undefined || wholeFamily(subset, family);
+    const records = whole ? undefined : subsetRecords(fib, subset, family);
+    const digest = whole ? fib.digest(family) : subsetDigest(fib, subset, family);
+    const routes = records ? records.length / recordWords(family) : fib.count(family);
+    yield { type: "snapshotBegin", snapshot, family, routes, digest, sequence };
     let index = 0;
-    for (const { bytes, count } of fib.snapshotChunks(family, CHUNK_BYTES)) {
+    const chunks = records ? recordChunks(fib, family, records) : fib.snapshotChunks(family, CHUNK_BYTES);
+    for (const { bytes, count } of chunks) {
       yield { type: "snapshotChunk", snapshot, index: index++, family, count, data: bytes };
     }
     yield { type: "snapshotEnd", snapshot, family, chunks: index, digest };
+  }
+}
+
+/** Sorted change records as wire-route bodies of at most CHUNK_BYTES each (fib: any FIB, as the encoder). */
+export function* recordChunks(fib: Fib, family: Family, records: Uint32Array): Generator<{ bytes: Uint8Array; count: number }> {
+  const words = recordWords(family);
+  for (let at = 0; at < records.length;) {
+    const chunk = fib.encodeRoutes(family, records.subarray(at), CHUNK_BYTES);
+    yield chunk;
+    at += chunk.count * words;
+  }
+}
+
+/**
+ * Update messages carrying sorted change records on `channel`, numbered from
+ * `firstSequence` on: one message per CHUNK_BYTES of encoded routes, so a batch pays one
+ * header per 64 KiB.
+ */
+export function* updateMessages(fib: Fib, family: Family, records: Uint32Array, channel: number, firstSequence: number): Generator<Message> {
+  let sequence = firstSequence;
+  for (const { bytes, count } of recordChunks(fib, family, records)) {
+    yield { type: "update", channel, sequence: sequence++, family, count, data: bytes };
   }
 }
 
@@ -63,56 +99,62 @@ export class SnapshotError extends Error {
   override name = "SnapshotError";
 }
 
-export interface ReceivedSnapshot {
+/** A snapshot received whole: its routes as sorted change records. */
+export interface AssembledSnapshot {
   family: Family;
   snapshot: number;
-  routes: number;
+  sequence: number;
   digest: bigint;
+  records: Uint32Array;
 }
 
 /**
- * Rebuilds tables from snapshot messages into `fib` (which should start empty for the
- * families it receives). feed() returns a finished snapshot at its end message, a
- * SnapshotError for a message that breaks the snapshot (which is then abandoned), or
- * undefined.
+ * Collects snapshot messages into sorted change records, without touching any table: the
+ * receiver then applies what differs from what it holds (or, empty, all of it). feed()
+ * returns the whole snapshot at its end message, a SnapshotError for a message that
+ * breaks it (the snapshot is then abandoned), or undefined. Next-hop entries are kept.
+ * `decoder` is any FIB: only its route decoder is used.
  */
-export class SnapshotReceiver {
+export class SnapshotAssembler {
   readonly nexthops = new Map<number, NextHopEntry>();
-  private current = new Map<Family, { snapshot: number; next: number; routes: number; digest: bigint }>();
+  private current = new Map<Family, { snapshot: number; sequence: number; next: number; routes: number; digest: bigint; parts: Uint32Array[] }>();
 
-  constructor(private readonly fib: Fib) {}
+  constructor(private readonly decoder: Fib) {}
 
-  feed(m: Message): ReceivedSnapshot | SnapshotError | undefined {
+  feed(m: Message): AssembledSnapshot | SnapshotError | undefined {
     switch (m.type) {
       case "nexthops":
         for (const e of m.entries) this.nexthops.set(e.id, e);
         return undefined;
       case "snapshotBegin":
-        this.fib.clear(m.family);
-        this.current.set(m.family, { snapshot: m.snapshot, next: 0, routes: m.routes, digest: m.digest });
+        this.current.set(m.family, { snapshot: m.snapshot, sequence: m.sequence, next: 0, routes: m.routes, digest: m.digest, parts: [] });
         return undefined;
       case "snapshotChunk": {
         const s = this.current.get(m.family);
         if (!s || s.snapshot !== m.snapshot) return this.abandon(m.family, `chunk of snapshot ${m.snapshot} without its begin`);
         if (m.index !== s.next) return this.abandon(m.family, `chunk ${m.index} where ${s.next} was due`);
-        const records = this.fib.decodeRoutes(m.family, m.data, m.count, false);
+        const records = this.decoder.decodeRoutes(m.family, m.data, m.count, false);
         if (records instanceof RouteCodecError) return this.abandon(m.family, `chunk ${m.index}: ${records.message}`);
-        const applied = this.fib.applyRecords(m.family, records);
-        if (applied !== m.count) return this.abandon(m.family, `chunk ${m.index}: ${m.count - applied} routes did not fit in memory`);
+        const words = recordWords(m.family);
+        const prev = s.parts.at(-1);
+        if (prev && prev.length > 0 && records.length > 0 && !before(m.family, prev, prev.length - words, records)) {
+          return this.abandon(m.family, `chunk ${m.index}: routes out of order across chunks`);
+        }
+        s.parts.push(records);
         s.next++;
         return undefined;
       }
       case "snapshotEnd": {
-        const family = m.family;
-        const s = this.current.get(family);
+        const s = this.current.get(m.family);
         if (!s || s.snapshot !== m.snapshot) return new SnapshotError(`end of snapshot ${m.snapshot} without its begin`);
-        this.current.delete(family);
+        this.current.delete(m.family);
         if (m.chunks !== s.next) return new SnapshotError(`snapshot ${m.snapshot}: ${s.next} of ${m.chunks} chunks arrived`);
-        const digest = this.fib.digest(family);
-        if (digest !== m.digest || digest !== s.digest) {
-          return new SnapshotError(`snapshot ${m.snapshot}: the rebuilt IPv${family} table's digest ${hex(digest)} is not the sender's ${hex(m.digest)}`);
-        }
-        return { family, snapshot: m.snapshot, routes: this.fib.count(family), digest };
+        const records = new Uint32Array(s.parts.reduce((n, p) => n + p.length, 0));
+        s.parts.reduce((at, p) => (records.set(p, at), at + p.length), 0);
+        const routes = records.length / recordWords(m.family);
+        if (routes !== s.routes) return new SnapshotError(`snapshot ${m.snapshot}: ${routes} routes arrived of ${s.routes}`);
+        if (m.digest !== s.digest) return new SnapshotError(`snapshot ${m.snapshot}: the end's digest ${hex(m.digest)} is not the begin's ${hex(s.digest)}`);
+        return { family: m.family, snapshot: m.snapshot, sequence: s.sequence, digest: m.digest, records };
       }
       default:
         return undefined;
@@ -123,10 +165,49 @@ export class SnapshotReceiver {
     this.current.delete(family);
     return new SnapshotError(reason);
   }
+}
+
+/** Whether the record at word i of `a` comes before the first record of `b`. */
+function before(family: Family, a: Uint32Array, i: number, b: Uint32Array): boolean {
+  for (let k = 1; k <= (family === 4 ? 1 : 4); k++) if (a[i + k] !== b[k]) return a[i + k] < b[k];
+  return ((a[i] >>> 8) & 255) < ((b[0] >>> 8) & 255);
+}
+
+export interface ReceivedSnapshot {
+  family: Family;
+  snapshot: number;
+  routes: number;
+  digest: bigint;
+}
+
+/**
+ * Rebuilds tables from snapshot messages into `fib`: at each snapshot's end the family is
+ * replaced by what arrived, and accepted only if the rebuilt table's digest is the
+ * sender's. feed() answers as SnapshotAssembler's does.
+ */
+export class SnapshotReceiver {
+  private readonly assembler: SnapshotAssembler;
+
+  constructor(private readonly fib: Fib) {
+    this.assembler = new SnapshotAssembler(fib);
+  }
+
+  feed(m: Message): ReceivedSnapshot | SnapshotError | undefined {
+    const got = this.assembler.feed(m);
+    if (got === undefined || got instanceof SnapshotError) return got;
+    const { family, snapshot, records, digest } = got;
+    this.fib.clear(family);
+    const applied = this.fib.applyRecords(family, records);
+    const routes = records.length / recordWords(family);
+    if (applied !== routes) return new SnapshotError(`snapshot ${snapshot}: ${routes - applied} routes did not fit in memory`);
+    const have = this.fib.digest(family);
+    if (have !== digest) return new SnapshotError(`snapshot ${snapshot}: the rebuilt IPv${family} table's digest ${hex(have)} is not the sender's ${hex(digest)}`);
+    return { family, snapshot, routes, digest };
+  }
 
   /** How a next-hop id was written by the sender ("#id" if the sender did not say). */
   name(id: number): string {
-    return this.nexthops.get(id)?.name ?? `#${id}`;
+    return this.assembler.nexthops.get(id)?.name ?? `#${id}`;
   }
 }
 

@@ -15,6 +15,7 @@ export const sampleMessages: Message[] = [
     channels: [{ id: 1, subset, group: "239.1.2.3", port: 5400, keyEpoch: 2, key: new Uint8Array(60).fill(3) }] },
   { type: "deny", code: 3, reason: "unknown client lc9" },
   { type: "nexthops", entries: [{ id: 0, name: "192.0.2.1", interface: "", members: [] }, { id: 5, name: "a,b", interface: "eth1", members: [0, 3] }] },
+  { type: "sources", entries: [{ id: 257, name: "ospf", protocol: "ospf", distance: 110, metric: 20, origin: "rp1" }] },
   { type: "snapshotBegin", snapshot: 4, family: 6, routes: 168000, digest: 0x0123456789abcdefn, sequence: 99 },
   { type: "snapshotChunk", snapshot: 4, index: 17, family: 6, count: 3, data: bytes("0a0b0c0d00") },
   { type: "snapshotEnd", snapshot: 4, family: 6, chunks: 18, digest: 0xffffffffffffffffn },
