@@ -45,7 +45,7 @@ test("the FIB is the best path of every prefix, by distance, then metric, after 
         bySource.set(sources[s].id, list);
       }
       for (const [id, changes] of bySource) {
-        const delta = rib.update(id, changes);
+        const { delta } = rib.update(id, changes);
         for (const c of changes) {
           if (c.nh === undefined) tables.get(id)!.delete(c.prefix.toString());
           else tables.get(id)!.set(c.prefix.toString(), c.nh);

@@ -80,21 +80,37 @@ export class Rib {
 
   /**
    * Applies a source's changes (a prefix without next hop is withdrawn; a later change of
-   * the same prefix wins) and returns the FIB changes they cause.
+   * the same prefix wins). Returns the FIB changes they cause and the source's own changes
+   * as sorted records (what its peers are sent).
    */
-  update(id: number, changes: readonly Change[]): FibDelta {
+  update(id: number, changes: readonly Change[]): { delta: FibDelta; applied: FibDelta } {
     const source = this.sources.get(id);
     if (!source) throw new RangeError(`no source ${id}`);
     const last = new Map<string, Change>();
     for (const c of changes) last.set(c.prefix.toString(), c);
     const delta = emptyDelta();
+    const applied = emptyDelta();
     for (const family of [4, 6] as const) {
       const own = [...last.values()].filter((c) => c.prefix.family === family).sort((a, b) => a.prefix.compare(b.prefix));
       if (own.length === 0) continue;
-      source.table.applyRecords(family, encodeChanges(family, own));
+      applied[family] = encodeChanges(family, own);
+      this.applySource(source, family, applied[family]);
       delta[family] = this.reselect(family, own.map((c) => c.prefix));
     }
-    return delta;
+    return { delta, applied };
+  }
+
+  /** Applies a source's sorted change records (from a peer's update); returns the FIB changes. */
+  updateRecords(id: number, family: Family, records: Uint32Array): Uint32Array {
+    const source = this.sources.get(id);
+    if (!source) throw new RangeError(`no source ${id}`);
+    this.applySource(source, family, records);
+    return this.reselect(family, decodeRecords(family, records).map((c) => c.prefix));
+  }
+
+  private applySource(source: Source, family: Family, records: Uint32Array): void {
+    // Removes of routes the source does not have fail harmlessly (status not-found).
+    source.table.applyRecords(family, records);
   }
 
   /**

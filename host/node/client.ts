@@ -1,0 +1,157 @@
+// The client side of one registration: this node registered with one of its servers (a
+// line card with a route processor, a forwarding engine with a line card, or a route
+// processor with a peer).
+//
+// States, in order:
+//   registering  hello sent, waiting for the grant
+//   standby      granted; only heartbeats flow. The node activates one server at a time
+//   syncing      activated: the server's snapshot of our subset is arriving
+//   active       synced; update batches follow, each checked for its sequence
+//   closed       the link is gone, or we dropped it (a gap, a bad snapshot, silence)
+// A peer route processor goes from registering to standby and stays there: the node's peer
+// exchange handles what follows.
+
+import type { Fib } from "../fib.ts";
+import type { Family } from "../netip.ts";
+import { RouteCodecError } from "../fib.ts";
+import type { FramedLink } from "../links/framed.ts";
+import type { Message, NextHopEntry, Role, Subset } from "../wire/messages.ts";
+import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
+import { Liveness, type Timers } from "./liveness.ts";
+
+export type ClientState = "registering" | "standby" | "syncing" | "active" | "closed";
+
+export interface ClientHost {
+  readonly id: string;
+  readonly role: Role;
+  readonly subset: Subset;
+  readonly timers: Timers;
+  /** Any FIB: its route decoder reads what arrives. */
+  readonly decoder: Fib;
+  /** Table digests this node holds, sent when it activates a server. */
+  digests(): { 4: bigint; 6: bigint };
+  nexthops(entries: readonly NextHopEntry[]): void;
+  /** A whole family arrived from the server this node activated. */
+  synced(session: ClientSession, snapshot: AssembledSnapshot): void;
+  /** An update batch from the active server: sorted change records. */
+  update(session: ClientSession, family: Family, records: Uint32Array): void;
+  /** A message of the peer exchange (peer route processors only). */
+  peerMessage(session: ClientSession, m: Message): void;
+  sessionChanged(session: ClientSession, from: ClientState, reason: string): void;
+}
+
+export class ClientSession {
+  state: ClientState = "registering";
+  grant?: Extract<Message, { type: "grant" }>;
+  /** Sequence of the last update applied. */
+  sequence = 0;
+  /** When it was activated and the link's bytes in then: what a resync cost. */
+  activatedAt = 0;
+  bytesInAtActivation = 0;
+  private pending = new Set<Family>();
+  private readonly assembler: SnapshotAssembler;
+  private readonly liveness: Liveness;
+  /** How long the server had been silent when it was declared dead (0: its stream closed). */
+  silentMs = 0;
+
+  constructor(readonly server: string, readonly link: FramedLink, private readonly host: ClientHost) {
+    this.assembler = new SnapshotAssembler(host.decoder);
+    this.liveness = new Liveness(host.timers, () => this.heartbeat(), (reason, silent) => {
+      this.silentMs = silent;
+      this.close(reason);
+    });
+    link.onMessage((m) => this.receive(m));
+    link.onClose((reason) => this.closed(`${server}: ${reason}`));
+    link.send({ type: "hello", node: host.id, role: host.role, maxVersion: 1, capabilities: 1, subset: host.subset });
+  }
+
+  /** When the server was last heard from. */
+  get lastHeard(): number {
+    return this.liveness.lastHeard;
+  }
+
+  private receive(m: Message): void {
+    this.liveness.heard();
+    switch (m.type) {
+      case "grant":
+        if (this.state !== "registering") return;
+        this.grant = m;
+        this.sequence = m.sequence;
+        return this.become("standby", `${this.server} granted registration`);
+      case "deny":
+        return this.close(`${this.server} refused registration: ${m.reason}`);
+      case "heartbeat":
+        return this.heartbeatIn(m);
+      case "nexthops":
+        return this.host.nexthops(m.entries);
+      case "snapshotBegin": case "snapshotChunk": case "snapshotEnd":
+        if (this.host.role === "rp") return this.host.peerMessage(this, m);
+        return this.snapshot(m);
+      case "update":
+        if (this.host.role === "rp") return this.host.peerMessage(this, m);
+        return this.updateIn(m);
+      default:
+        if (this.host.role === "rp") this.host.peerMessage(this, m);
+    }
+  }
+
+  /** Makes this the server the node takes its table from: a snapshot, then updates. */
+  activate(): void {
+    if (this.state !== "standby" || !this.grant) return;
+    this.activatedAt = performance.now();
+    this.bytesInAtActivation = this.link.counters.bytesIn;
+    this.pending = new Set(this.host.subset.families);
+    const d = this.host.digests();
+    this.become("syncing", `activating ${this.server}`);
+    this.link.send({ type: "activate", stream: this.grant.stream, sequence: this.sequence, digest4: d[4], digest6: d[6] });
+  }
+
+  private snapshot(m: Message): void {
+    if (this.state !== "syncing") return;
+    const got = this.assembler.feed(m);
+    if (got === undefined) return;
+    if (got instanceof SnapshotError) return this.close(`${this.server}: snapshot refused: ${got.message}`);
+    this.sequence = got.sequence;
+    this.host.synced(this, got);
+    this.pending.delete(got.family);
+    if (this.pending.size === 0) this.become("active", `${this.server} synced`);
+  }
+
+  private updateIn(m: Extract<Message, { type: "update" }>): void {
+    if (this.state !== "active") return;
+    if (m.sequence !== this.sequence + 1) return this.close(`${this.server}: update ${m.sequence} where ${this.sequence + 1} was due`);
+    const records = this.host.decoder.decodeRoutes(m.family, m.data, m.count, true);
+    if (records instanceof RouteCodecError) return this.close(`${this.server}: update ${m.sequence} refused: ${records.message}`);
+    this.sequence = m.sequence;
+    this.host.update(this, m.family, records);
+  }
+
+  private heartbeatIn(m: Extract<Message, { type: "heartbeat" }>): void {
+    if (this.state !== "active") return;
+    const last = m.sequences.find(([channel]) => channel === 0)?.[1] ?? 0;
+    // A heartbeat names the last update sent: one we lack was lost at the tail.
+    if (last > this.sequence) this.close(`${this.server}: updates up to ${last} sent, ${this.sequence} arrived`);
+  }
+
+  private heartbeat(): void {
+    this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+  }
+
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.closed(reason);
+    this.link.close();
+  }
+
+  private closed(reason: string): void {
+    if (this.state === "closed") return;
+    this.liveness.stop();
+    this.become("closed", reason);
+  }
+
+  private become(state: ClientState, reason: string): void {
+    const from = this.state;
+    this.state = state;
+    this.host.sessionChanged(this, from, reason);
+  }
+}

@@ -1,0 +1,147 @@
+// The server side of one registration: a client of this node (a line card of a route
+// processor, a forwarding engine of a line card, or a peer route processor).
+//
+// States, in order:
+//   registering  the link is up; waiting for the client's hello
+//   standby      granted: the client is known and authorized, and hears only heartbeats
+//   active       the client chose this server: it got a snapshot of its subset, and every
+//                change of that subset follows as update batches, numbered per session
+//   closed       the link is gone (or was dropped for a reason, logged)
+// A peer route processor skips standby and active: after the grant both sides exchange the
+// tables of the sources they run (the node's peer exchange handles those messages).
+
+import type { Fib } from "../fib.ts";
+import type { Family } from "../netip.ts";
+import type { NextHopTable } from "../nexthops.ts";
+import type { FramedLink } from "../links/framed.ts";
+import type { Message, Role, Subset } from "../wire/messages.ts";
+import { nexthopsMessages, snapshotMessages, updateMessages } from "../wire/snapshot.ts";
+import { Liveness, type Timers } from "./liveness.ts";
+import { filterRecords, normalizeSubset } from "./subset.ts";
+
+export type ServerState = "registering" | "standby" | "active" | "closed";
+
+/** What a node offers the sessions it serves. */
+export interface ServerHost {
+  readonly id: string;
+  readonly role: Role;
+  readonly fib: Fib;
+  readonly nexthops: NextHopTable;
+  /** This server's stream identity: new every time the node starts. */
+  readonly stream: bigint;
+  readonly timers: Timers;
+  /** A peer route processor registered: start the exchange. */
+  peerRegistered(session: ServerSession): void;
+  /** A message of the peer exchange arrived. */
+  peerMessage(session: ServerSession, m: Message): void;
+  /** A session changed state (for logs and status). */
+  sessionChanged(session: ServerSession, from: ServerState, reason: string): void;
+}
+
+/** Which roles may register with which. */
+const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
+
+export class ServerSession {
+  state: ServerState = "registering";
+  client?: { node: string; role: Role; subset: Subset };
+  /** Sequence of the last update sent. */
+  sequence = 0;
+  /** Sequence the client last acknowledged. */
+  acked = 0;
+  private nexthopsSent = 0;
+  private readonly liveness: Liveness;
+
+  constructor(readonly link: FramedLink, private readonly host: ServerHost) {
+    this.liveness = new Liveness(host.timers, () => this.heartbeat(), (reason) => this.close(reason));
+    link.onMessage((m) => this.receive(m));
+    link.onClose((reason) => this.closed(reason));
+  }
+
+  get name(): string {
+    return this.client?.node ?? "(unregistered)";
+  }
+
+  private receive(m: Message): void {
+    this.liveness.heard();
+    switch (m.type) {
+      case "hello": return this.hello(m);
+      case "activate": return this.activate();
+      case "heartbeat": return;
+      case "ack": this.acked = Math.max(this.acked, m.sequence); return;
+      default:
+        if (this.state !== "registering" && this.client?.role === "rp") this.host.peerMessage(this, m);
+    }
+  }
+
+  private hello(m: Extract<Message, { type: "hello" }>): void {
+    if (this.state !== "registering") return;
+    if (!CLIENTS_OF[this.host.role].includes(m.role)) {
+      this.send({ type: "deny", code: 1, reason: `a ${m.role} does not register with a ${this.host.role}` });
+      this.close(`refused ${m.node}: a ${m.role} does not register with a ${this.host.role}`);
+      return;
+    }
+    this.client = { node: m.node, role: m.role, subset: normalizeSubset(m.subset) };
+    const { heartbeatMs, deadAfter } = this.host.timers;
+    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence: this.sequence, heartbeatMs, deadAfter, channels: [] });
+    this.become("standby", `${m.node} (${m.role}) registered`);
+    if (m.role === "rp") this.host.peerRegistered(this);
+  }
+
+  /** The client made this server its active one: the whole subset, then every change. */
+  private activate(): void {
+    if (this.state !== "standby" || !this.client) return;
+    this.become("active", `${this.client.node} activated this server`);
+    this.nexthopsSent = this.host.nexthops.version;
+    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence: this.sequence, subset: this.client.subset })) {
+      if (!this.send(m)) return;
+    }
+  }
+
+  /** Sends the client the changes (sorted records) of its subset, if it is active. */
+  publish(family: Family, records: Uint32Array): void {
+    if (this.state !== "active" || !this.client) return;
+    const own = filterRecords(this.client.subset, family, records);
+    if (own.length === 0) return;
+    this.sendNexthops();
+    for (const m of updateMessages(this.host.fib, family, own, 0, this.sequence + 1)) {
+      if (!this.send(m)) return;
+      this.sequence++;
+    }
+  }
+
+  /** Next-hop entries defined since the client last heard, before any route that uses them. */
+  sendNexthops(): void {
+    for (const m of nexthopsMessages(this.host.nexthops, this.nexthopsSent)) if (!this.send(m)) return;
+    this.nexthopsSent = this.host.nexthops.version;
+  }
+
+  private heartbeat(): void {
+    this.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+  }
+
+  /** Sends, or drops a client too slow to take it (it will register again and resync). */
+  send(m: Message): boolean {
+    if (this.state === "closed") return false;
+    if (this.link.send(m)) return true;
+    this.close(`${this.name} is not reading: its send queue is full`);
+    return false;
+  }
+
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.closed(reason);
+    this.link.close();
+  }
+
+  private closed(reason: string): void {
+    if (this.state === "closed") return;
+    this.liveness.stop();
+    this.become("closed", reason);
+  }
+
+  private become(state: ServerState, reason: string): void {
+    const from = this.state;
+    this.state = state;
+    this.host.sessionChanged(this, from, reason);
+  }
+}
