@@ -30,7 +30,7 @@ export interface ClientHost {
   readonly decoder: Fib;
   /** Table digests this node holds, sent when it activates a server. */
   digests(): { 4: bigint; 6: bigint };
-  nexthops(entries: readonly NextHopEntry[]): void;
+  nexthopsArrived(entries: readonly NextHopEntry[]): void;
   /** A whole family arrived from the server this node activated. */
   synced(session: ClientSession, snapshot: AssembledSnapshot): void;
   /** An update batch from the active server: sorted change records. */
@@ -83,7 +83,8 @@ export class ClientSession {
       case "heartbeat":
         return this.heartbeatIn(m);
       case "nexthops":
-        return this.host.nexthops(m.entries);
+        if (this.host.role === "rp") return this.host.peerMessage(this, m);
+        return this.host.nexthopsArrived(m.entries);
       case "snapshotBegin": case "snapshotChunk": case "snapshotEnd":
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
         return this.snapshot(m);

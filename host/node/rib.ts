@@ -157,3 +157,10 @@ export class Rib {
 export function emptyDelta(): FibDelta {
   return { 4: new Uint32Array(0), 6: new Uint32Array(0) };
 }
+
+/** Changes of one family as a delta. */
+export function deltaOf(family: Family, records: Uint32Array): FibDelta {
+  const delta = emptyDelta();
+  delta[family] = records;
+  return delta;
+}

@@ -1,0 +1,433 @@
+// A node of the chassis: a route processor (tier 1), a line card (tier 2) or a forwarding
+// engine (tier 3). Each is a server for the tier below and a client of the tier above; a
+// route processor is also client and server of its peers.
+//
+// - Route processor: runs its route sources into the RIB; exchanges the tables of the
+//   sources it runs with every peer (so every RP holds every protocol's routes); serves
+//   line cards the FIB subsets they ask for.
+// - Line card / forwarding engine: registers with its servers in order of preference;
+//   takes its table from one (the active server) and keeps the others as standbys. When
+//   the active server dies it activates the next: the new server's snapshot is diffed
+//   against the table held, only the difference is applied, and only the difference goes
+//   on to its own clients. With no server left it keeps its table (marked stale) and keeps
+//   serving.
+//
+// Links are made by the process around the node (main.ts): the node gets FramedLinks.
+
+import { Fib, type Change } from "../fib.ts";
+import type { Family } from "../netip.ts";
+import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
+import type { FramedLink } from "../links/framed.ts";
+import type { Message, NextHopEntry, Role, SourceEntry, Subset } from "../wire/messages.ts";
+import { nexthopsMessages, snapshotMessages, updateMessages, type AssembledSnapshot } from "../wire/snapshot.ts";
+import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
+import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
+import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
+import { Rib, deltaOf, type FibDelta } from "./rib.ts";
+import { EVERYTHING, normalizeSubset } from "./subset.ts";
+import { initialRoutes, sourceName, toChanges, Churn, type SourceConfig } from "./sources.ts";
+
+export interface NodeOptions {
+  id: string;
+  role: Role;
+  /** Index among route processors (its next-hop id block and source ids); 0 otherwise. */
+  index?: number;
+  subset?: Subset;
+  memoryMiB?: number;
+  timers?: Timers;
+  sources?: SourceConfig[];
+  /** Servers (or, for a route processor, peers) in order of preference. */
+  servers?: string[];
+  firmware: Uint8Array;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** What one failover or resync cost. */
+export interface Resync {
+  from: string | null;
+  to: string;
+  /** How long the dead server had been silent when it was declared dead (0: its link closed). */
+  detectMs: number;
+  /** From detection (or activation) to the table equal to the new server's. */
+  ms: number;
+  bytesIn: number;
+  diffEntries: number;
+  /** Bytes this node sent its own clients because of it. */
+  bytesOut: number;
+}
+
+export interface NodeStatus {
+  id: string;
+  role: Role;
+  routes: { 4: number; 6: number };
+  digest: { 4: string; 6: string };
+  active: string | null;
+  stale: boolean;
+  failovers: number;
+  resyncs: Resync[];
+  sessions: { server: string; state: ClientState }[];
+  clients: { client: string; state: ServerState; sequence: number }[];
+  counters: Record<string, number>;
+  rib?: ReturnType<Rib["digests"]>;
+}
+
+const hex = (d: bigint) => d.toString(16).padStart(16, "0");
+
+/** The link to a peer route processor, whichever side dialed. */
+interface PeerLink {
+  key: object;
+  send(m: Message): boolean;
+}
+
+function peerLink(s: ServerSession | ClientSession): PeerLink {
+  return { key: s, send: (m) => s.link.send(m) };
+}
+
+export class Node implements ServerHost, ClientHost {
+  readonly id: string;
+  readonly role: Role;
+  readonly subset: Subset;
+  readonly timers: Timers;
+  readonly stream = BigInt.asUintN(64, BigInt(Date.now()) * 1000003n + BigInt(Math.floor(Math.random() * 1e9)));
+  readonly nexthops: NextHopTable;
+  readonly fib: Fib;
+  readonly decoder: Fib;
+  readonly rib?: Rib;
+  readonly counters = { updatesIn: 0, routesIn: 0, updatesOut: 0, refused: 0, gaps: 0, staleSince: 0, sessionsDropped: 0 };
+  private readonly servers: string[];
+  private readonly sessions = new Map<string, ClientSession>();
+  private readonly clients = new Set<ServerSession>();
+  private readonly ownSources: SourceEntry[] = [];
+  private readonly sourceRoutes = new Map<number, Change[]>();
+  private active: ClientSession | undefined;
+  private failingOver: { from: string | null; detectMs: number; at: number; bytesOut: number } | undefined;
+  private pendingResync: Resync | undefined;
+  readonly resyncs: Resync[] = [];
+  private failovers = 0;
+  private readonly log: (line: Record<string, unknown>) => void;
+
+  constructor(private readonly options: NodeOptions) {
+    this.id = options.id;
+    this.role = options.role;
+    this.subset = normalizeSubset(options.subset ?? EVERYTHING);
+    this.timers = options.timers ?? DEFAULT_TIMERS;
+    this.servers = options.servers ?? [];
+    this.log = options.log ?? (() => {});
+    const index = options.index ?? 0;
+    this.nexthops = new NextHopTable(this.role === "rp" ? { base: index * NEXTHOP_BLOCK, size: NEXTHOP_BLOCK } : {});
+    const newFib = (memoryMiB: number) => Fib.fromImage(options.firmware, { memoryMiB, ioBytes: 4 << 20 });
+    if (this.role === "rp") {
+      this.rib = new Rib(() => newFib(512));
+      this.fib = this.rib.fib;
+    } else {
+      this.fib = newFib(options.memoryMiB ?? 256);
+    }
+    this.decoder = this.fib;
+  }
+
+  /** Loads the route processor's own sources into the RIB (before it serves anyone). */
+  loadSources(): void {
+    const sources = this.options.sources ?? [];
+    sources.forEach((config, i) => {
+      const entry: SourceEntry = {
+        id: (this.options.index ?? 0) * 256 + i, name: `${this.id}/${sourceName(sources, i)}`, protocol: config.protocol,
+        distance: config.distance ?? 20, metric: config.metric ?? 0, origin: this.id,
+      };
+      this.ownSources.push(entry);
+      this.rib!.addSource(entry);
+      const started = performance.now();
+      const changes = toChanges(initialRoutes(config), this.nexthops);
+      this.sourceRoutes.set(entry.id, changes);
+      this.rib!.update(entry.id, changes);
+      this.note("source loaded", { source: entry.name, routes: changes.length, ms: Math.round(performance.now() - started) });
+    });
+  }
+
+  /** Changes from one of this route processor's own sources (FPM, churn). */
+  sourceChanged(sourceId: number, changes: readonly Change[]): void {
+    const { delta, applied } = this.rib!.update(sourceId, changes);
+    this.publish(delta);
+    for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, applied);
+  }
+
+  /** Churns `updates` changes over the node's first loaded source at `rate` a second; resolves when done. */
+  async churn(updates: number, rate: number, seed = 1): Promise<number> {
+    const source = this.ownSources.find((s) => (this.sourceRoutes.get(s.id)?.length ?? 0) > 0);
+    if (!source) throw new Error(`${this.id} has no loaded source to churn`);
+    const churn = new Churn(this.sourceRoutes.get(source.id)!, seed);
+    const tickMs = 10;
+    const started = performance.now();
+    let sent = 0;
+    while (sent < updates) {
+      const due = Math.min(updates, Math.ceil(((performance.now() - started + tickMs) / 1000) * rate));
+      if (due > sent) {
+        this.sourceChanged(source.id, churn.next(due - sent));
+        sent = due;
+      }
+      await new Promise((r) => setTimeout(r, tickMs));
+    }
+    return sent;
+  }
+
+  // --- serving ------------------------------------------------------------------------
+
+  /** A client's link came up (main.ts accepted it). */
+  accept(link: FramedLink): ServerSession {
+    const session = new ServerSession(link, this);
+    this.clients.add(session);
+    return session;
+  }
+
+  /** Sends the FIB changes to every active client, and to this line card's own table's clients. */
+  private publish(delta: FibDelta): void {
+    for (const family of [4, 6] as const) {
+      if (delta[family].length === 0) continue;
+      for (const c of this.clients) if (c.client?.role !== "rp") c.publish(family, delta[family]);
+    }
+  }
+
+  private peerLinks(): PeerLink[] {
+    const out: PeerLink[] = [];
+    for (const c of this.clients) if (c.client?.role === "rp" && c.state !== "closed") out.push(peerLink(c));
+    for (const s of this.sessions.values()) if (this.role === "rp" && s.state === "standby") out.push(peerLink(s));
+    return out;
+  }
+
+  peerRegistered(session: ServerSession): void {
+    this.startExchange(peerLink(session));
+  }
+
+  /** Tells a peer route processor about our sources: descriptions, next hops, whole tables. */
+  private startExchange(peer: PeerLink): void {
+    this.peerNexthops.set(peer.key, 0);
+    peer.send({ type: "sources", entries: this.ownSources });
+    this.sendPeerNexthops(peer);
+    for (const source of this.ownSources) {
+      for (const m of snapshotMessages(this.rib!.table(source.id)!, undefined, { snapshot: source.id, sequence: 0 })) peer.send(m);
+    }
+  }
+
+  private sendSourceUpdates(peer: PeerLink, sourceId: number, applied: FibDelta): void {
+    this.sendPeerNexthops(peer);
+    for (const family of [4, 6] as const) {
+      if (applied[family].length === 0) continue;
+      for (const m of updateMessages(this.fib, family, applied[family], sourceId, 0)) peer.send(m);
+    }
+  }
+
+  /** Next-hop entries a peer has not heard of yet. */
+  private sendPeerNexthops(peer: PeerLink): void {
+    for (const m of nexthopsMessages(this.nexthops, this.peerNexthops.get(peer.key) ?? 0)) peer.send(m);
+    this.peerNexthops.set(peer.key, this.nexthops.version);
+  }
+
+  private readonly peerNexthops = new WeakMap<object, number>();
+
+  private readonly peerSnapshots = new Map<object, Map<string, Uint32Array[]>>();
+
+  peerMessage(from: ServerSession | ClientSession, m: Message): void {
+    const rib = this.rib!;
+    switch (m.type) {
+      case "sources":
+        for (const e of m.entries) if (e.origin !== this.id) this.publish(rib.addSource(e));
+        return;
+      case "nexthops":
+        return this.nexthopsIn(m.entries);
+      case "snapshotBegin":
+      case "snapshotChunk":
+      case "snapshotEnd":
+        return this.peerSnapshot(from, m);
+      case "update": {
+        if (!rib.info(m.channel) || rib.info(m.channel)!.origin === this.id) return;
+        const records = this.decoder.decodeRoutes(m.family, m.data, m.count, true);
+        if (records instanceof Error) return this.note("peer update refused", { peer: from instanceof ServerSession ? from.name : from.server, reason: records.message });
+        this.publish(deltaOf(m.family, rib.updateRecords(m.channel, m.family, records)));
+        return;
+      }
+    }
+  }
+
+  /** A peer's source table, whole: applied as the difference from what we held of it. */
+  private peerSnapshot(from: object, m: Extract<Message, { type: "snapshotBegin" | "snapshotChunk" | "snapshotEnd" }>): void {
+    const rib = this.rib!;
+    const info = rib.info(m.snapshot);
+    if (!info || info.origin === this.id) return;
+    const key = `${m.snapshot}/${m.family}`;
+    const open = this.peerSnapshots.get(from) ?? new Map<string, Uint32Array[]>();
+    this.peerSnapshots.set(from, open);
+    if (m.type === "snapshotBegin") { open.set(key, []); return; }
+    const parts = open.get(key);
+    if (!parts) return;
+    if (m.type === "snapshotChunk") {
+      const records = this.decoder.decodeRoutes(m.family, m.data, m.count, false);
+      if (records instanceof Error) { open.delete(key); this.note("peer snapshot refused", { source: info.name, reason: records.message }); return; }
+      parts.push(records);
+      return;
+    }
+    open.delete(key);
+    const all = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    const { delta, differences } = rib.replace(m.snapshot, m.family, all);
+    if (rib.table(m.snapshot)!.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
+    this.note("peer source synced", { source: info.name, family: m.family, differences });
+    this.publish(delta);
+  }
+
+  sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
+    const who = session instanceof ServerSession ? { client: session.name } : { server: session.server };
+    this.note("state", { ...who, from, to: session.state, reason });
+    if (session instanceof ServerSession) {
+      if (session.state === "closed") {
+        this.clients.delete(session);
+        this.peerSnapshots.delete(session);
+      }
+      return;
+    }
+    if (this.role === "rp") {
+      if (session.state === "standby") this.startExchange(peerLink(session));
+      if (session.state === "closed") this.peerSnapshots.delete(session);
+      return;
+    }
+    if (session.state === "active" && session === this.active) this.finishResync(session);
+    if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);
+    if (session.state === "closed" && session === this.active) {
+      this.active = undefined;
+      this.failovers++;
+      this.failingOver = { from: session.server, detectMs: Math.round(session.silentMs), at: performance.now(), bytesOut: this.bytesToClients() };
+      this.counters.staleSince = Date.now();
+    }
+    this.chooseActive();
+  }
+
+  // --- being a client -------------------------------------------------------------------
+
+  /** A link to a server (or peer) came up (main.ts dialed it). */
+  connect(server: string, link: FramedLink): ClientSession {
+    const session = new ClientSession(server, link, this);
+    this.sessions.set(server, session);
+    return session;
+  }
+
+  /** Whether main.ts should (re)dial this server: not while a session with it lives. */
+  wantsLink(server: string): boolean {
+    return !this.sessions.has(server);
+  }
+
+  /** Activates the most preferred standby server when none is active (or syncing). */
+  private chooseActive(): void {
+    if (this.role === "rp" || this.active) return;
+    for (const server of this.servers) {
+      const s = this.sessions.get(server);
+      if (s?.state === "standby") {
+        this.active = s;
+        if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
+        this.pendingResync = { from: this.failingOver.from, to: server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, bytesOut: 0 };
+        s.activate();
+        return;
+      }
+    }
+  }
+
+  digests(): { 4: bigint; 6: bigint } {
+    return { 4: this.fib.digest(4), 6: this.fib.digest(6) };
+  }
+
+  nexthopsArrived(entries: readonly NextHopEntry[]): void {
+    this.nexthopsIn(entries);
+  }
+
+  private nexthopsIn(entries: readonly NextHopEntry[]): void {
+    for (const e of entries) this.nexthops.adopt(e);
+    // Our clients hear of new entries before any route that uses them.
+    for (const c of this.clients) if (c.state === "active") c.sendNexthops();
+  }
+
+  /** The active server's whole table of one family: apply only what differs. */
+  synced(session: ClientSession, snapshot: AssembledSnapshot): void {
+    const { family, records } = snapshot;
+    const diff = this.fib.diff(family, this.fib.records(family), records);
+    const applied = this.applyAndPublish(family, diff.changes);
+    const digest = this.fib.digest(family);
+    if (digest !== snapshot.digest) {
+      this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(snapshot.digest), refused: diff.changes.length / (family === 4 ? 3 : 6) - applied });
+    }
+    if (this.pendingResync) this.pendingResync.diffEntries += diff.changes.length / (family === 4 ? 3 : 6);
+  }
+
+  private finishResync(session: ClientSession): void {
+    const r = this.pendingResync;
+    if (!r || !this.failingOver) return;
+    r.ms = Math.round(performance.now() - this.failingOver.at);
+    r.bytesIn = session.link.counters.bytesIn - session.bytesInAtActivation;
+    r.bytesOut = this.bytesToClients() - this.failingOver.bytesOut;
+    this.resyncs.push(r);
+    this.note("resynced", { ...r });
+    this.pendingResync = undefined;
+    this.failingOver = undefined;
+    this.counters.staleSince = 0;
+  }
+
+  update(session: ClientSession, family: Family, records: Uint32Array): void {
+    if (session !== this.active) return;
+    this.counters.updatesIn++;
+    this.counters.routesIn += records.length / (family === 4 ? 3 : 6);
+    this.applyAndPublish(family, records);
+  }
+
+  /** Applies change records to the table and passes on those that took; returns how many. */
+  private applyAndPublish(family: Family, records: Uint32Array): number {
+    if (records.length === 0) return 0;
+    const words = family === 4 ? 3 : 6;
+    const ok = this.fib.applyRecords(family, records);
+    let out = records;
+    if (ok * words !== records.length) {
+      // Keep what took: a route the card could not hold goes no further (counted).
+      const kept: number[] = [];
+      for (let w = 0; w < records.length; w += words) if (((records[w] >>> 16) & 255) === 0) kept.push(w);
+      this.counters.refused += records.length / words - kept.length;
+      out = new Uint32Array(kept.length * words);
+      kept.forEach((w, i) => out.set(records.subarray(w, w + words), i * words));
+    }
+    this.publish(deltaOf(family, out));
+    return ok;
+  }
+
+  private bytesToClients(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.link.counters.bytesOut;
+    return n;
+  }
+
+  // --- status ---------------------------------------------------------------------------
+
+  status(): NodeStatus {
+    const counters: Record<string, number> = { ...this.counters, nexthops: this.nexthops.size, memoryBytes: this.fib.memoryBytes() };
+    let bytesIn = 0, bytesOut = 0, badFrames = 0, badMessages = 0, backpressured = 0;
+    for (const s of this.sessions.values()) { bytesIn += s.link.counters.bytesIn; bytesOut += s.link.counters.bytesOut; badFrames += s.link.counters.badFrames; badMessages += s.link.counters.badMessages; }
+    for (const c of this.clients) { bytesIn += c.link.counters.bytesIn; bytesOut += c.link.counters.bytesOut; badFrames += c.link.counters.badFrames; badMessages += c.link.counters.badMessages; backpressured += c.link.counters.backpressured; }
+    Object.assign(counters, { bytesIn, bytesOut, badFrames, badMessages, backpressured });
+    return {
+      id: this.id,
+      role: this.role,
+      routes: { 4: this.fib.count(4), 6: this.fib.count(6) },
+      digest: { 4: hex(this.fib.digest(4)), 6: hex(this.fib.digest(6)) },
+      active: this.active?.server ?? null,
+      stale: this.role !== "rp" && this.active?.state !== "active",
+      failovers: this.failovers,
+      resyncs: this.resyncs,
+      sessions: [...this.sessions.values()].map((s) => ({ server: s.server, state: s.state })),
+      clients: [...this.clients].map((c) => ({ client: c.name, state: c.state, sequence: c.sequence })),
+      counters,
+      ...(this.rib ? { rib: this.rib.digests() } : {}),
+    };
+  }
+
+  /** The table as route-file lines, next hops as their sources wrote them. */
+  *dump(): Generator<string> {
+    for (const family of [4, 6] as const) for (const [p, nh] of this.fib.routes(family)) yield `${p} ${this.nexthops.name(nh)}\n`;
+  }
+
+  private note(event: string, fields: Record<string, unknown>): void {
+    this.log({ node: this.id, event, ...fields });
+  }
+}

@@ -1,0 +1,110 @@
+// The three tiers in one process, over simulated links: route processors exchange their
+// sources, line cards and forwarding engines hold exactly the subset the RIB implies, and
+// a line card whose server dies fails over, applying and passing on only the difference.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { firmwareImage } from "../host/firmware.ts";
+import { FramedLink } from "../host/links/framed.ts";
+import { SimLink } from "../host/links/sim.ts";
+import { Prefix } from "../host/netip.ts";
+import { Node, type NodeOptions } from "../host/node/node.ts";
+import { subsetDigest } from "../host/node/subset.ts";
+
+const firmware = firmwareImage();
+const timers = { heartbeatMs: 20, deadAfter: 3 };
+const dir = mkdtempSync(join(tmpdir(), "fibcast-node-"));
+writeFileSync(join(dir, "igp.txt"), "10.0.0.0/8 10.255.0.1\n10.1.0.0/16 10.255.0.2\n192.0.2.0/24 10.255.0.1\n2001:db8::/32 fe80::1\n");
+
+interface Chassis { nodes: Map<string, Node>; links: Map<string, SimLink> }
+
+function node(o: Omit<NodeOptions, "firmware" | "timers">): Node {
+  return new Node({ firmware, timers, memoryMiB: 16, ...o });
+}
+
+/** Dials client → server over a fresh simulated link. */
+function wire(c: Chassis, client: string, server: string): void {
+  const link = new SimLink({ latencyMs: 1 });
+  c.links.set(`${client}>${server}`, link);
+  c.nodes.get(server)!.accept(new FramedLink(link.a, { maxQueuedBytes: 64 << 20 }));
+  c.nodes.get(client)!.connect(server, new FramedLink(link.b, { maxQueuedBytes: 64 << 20 }));
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function chassis(): Chassis {
+  const c: Chassis = { nodes: new Map(), links: new Map() };
+  const add = (n: Node) => c.nodes.set(n.id, n);
+  add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 3000, v6: 800, seed: 5 } }] }));
+  add(node({ id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [{ protocol: "ospf", distance: 110, routes: join(dir, "igp.txt") }] }));
+  add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"] }));
+  add(node({ id: "lc1", role: "lc", servers: ["rp1", "rp0"], subset: { families: [4], vrfs: [0], prefixes: [Prefix.mustParse("10.0.0.0/8")] } }));
+  add(node({ id: "lc0.npu0", role: "npu", servers: ["lc0"] }));
+  for (const n of c.nodes.values()) if (n.role === "rp") n.loadSources();
+  wire(c, "rp1", "rp0");
+  for (const [client, servers] of [["lc0", ["rp0", "rp1"]], ["lc1", ["rp1", "rp0"]], ["lc0.npu0", ["lc0"]]] as const) {
+    for (const s of servers) wire(c, client, s);
+  }
+  return c;
+}
+
+function converged(c: Chassis): boolean {
+  const rp0 = c.nodes.get("rp0")!, rp1 = c.nodes.get("rp1")!;
+  if (JSON.stringify(rp0.rib!.digests()) !== JSON.stringify(rp1.rib!.digests())) return false;
+  for (const n of c.nodes.values()) {
+    if (n.role === "rp") continue;
+    for (const f of [4, 6] as const) if (n.fib.digest(f) !== subsetDigest(rp1.fib, n.subset, f)) return false;
+  }
+  return true;
+}
+
+test("every route processor holds every protocol; every card holds exactly its subset", async () => {
+  const c = chassis();
+  await until("convergence", () => converged(c));
+  const rp1 = c.nodes.get("rp1")!;
+  assert.equal(rp1.rib!.sourceInfos.map((s) => s.name), ["rp0/bgp", "rp1/ospf"]);
+  assert.ok(rp1.fib.count(4) >= 3000);
+  const lc1 = c.nodes.get("lc1")!;
+  assert.ok(lc1.fib.count(4) > 0 && lc1.fib.count(6) === 0);
+  for (const [p] of lc1.fib.routes(4)) assert.ok(p.overlaps(Prefix.mustParse("10.0.0.0/8")), `${p} is outside lc1's subset`);
+  const npu = c.nodes.get("lc0.npu0")!;
+  assert.is(npu.fib.digest(4), c.nodes.get("lc0")!.fib.digest(4));
+  assert.is(npu.nexthops.name(npu.fib.get(Prefix.mustParse("192.0.2.0/24"))), "10.255.0.1");
+});
+
+test("churn on a route processor reaches every card in order", async () => {
+  const c = chassis();
+  await until("convergence", () => converged(c));
+  await c.nodes.get("rp0")!.churn(2000, 50000, 3);
+  await until("convergence after churn", () => converged(c));
+  assert.ok(c.nodes.get("lc0")!.counters.updatesIn > 0);
+});
+
+test("a line card whose server dies fails over and passes on only the difference", async () => {
+  const c = chassis();
+  await until("convergence", () => converged(c));
+  const lc0 = c.nodes.get("lc0")!;
+  const npu = c.nodes.get("lc0.npu0")!;
+  const before = npu.counters.routesIn;
+  // rp0 dies: every link of it is cut.
+  for (const [name, link] of c.links) if (name.endsWith(">rp0") || name.startsWith("rp0>")) link.cut();
+  await until("failover", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2);
+  await until("convergence after failover", () => converged(c));
+  const r = lc0.resyncs[1];
+  assert.is(r.from, "rp0");
+  assert.is(r.to, "rp1");
+  assert.is(r.diffEntries, 0, "both route processors hold the same table: nothing differs");
+  assert.is(npu.counters.routesIn, before, "the forwarding engine hears nothing");
+  assert.is(npu.status().active, "lc0");
+});
+
+test.run();
