@@ -8,6 +8,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { snapshotCommand } from "./commands/snapshot.ts";
 import { decodeCommand } from "./commands/decode.ts";
+import { nodeCommand, runCommand } from "./commands/run.ts";
 
 interface Command {
   summary: string;
@@ -69,6 +70,30 @@ frames, badFrames, skippedBytes, routes. --routes-out writes the table rebuilt f
 stream's snapshots as a route file, next hops as the sender named them.`,
     options: { "routes-out": { type: "string" }, memory: { type: "string" }, ...quiet },
     run: (ctx, v) => decodeCommand(ctx, { routesOut: v["routes-out"] as string | undefined, memoryMiB: count(v.memory, 256, "--memory") }),
+  },
+  run: {
+    summary: "start a topology's nodes as processes, run a scenario, write a report",
+    usage: `fibcast run TOPOLOGY.yaml [--scenario SCENARIO.yaml] [--report REPORT.json] [--dump DIR]
+
+Starts every node of the topology as its own process, runs the scenario's steps in order
+(default: wait until converged), and writes the report (JSON; to stdout without --report).
+--dump writes DIR/<node>.routes for every node at the end. Exits 0 only if every step
+passed. The formats are in the README.`,
+    options: { scenario: { type: "string" }, report: { type: "string" }, dump: { type: "string" }, ...quiet },
+    positionals: true,
+    run: (ctx, v, positionals) => runCommand(ctx, positionals[0], {
+      ...(v.scenario ? { scenario: v.scenario as string } : {}),
+      ...(v.report ? { report: v.report as string } : {}),
+      ...(v.dump ? { dump: v.dump as string } : {}),
+    }),
+  },
+  node: {
+    summary: "one node of a chassis (started by fibcast run)",
+    usage: `fibcast node
+
+Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast run.`,
+    options: {},
+    run: () => nodeCommand(),
   },
   bench: {
     summary: "benchmarks: lookup, wire; JSON with --json",

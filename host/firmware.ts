@@ -1,4 +1,5 @@
-// Where the built firmware images are, from the source tree or from the bundled CLI.
+// Where the built files are (firmware images, the CLI bundle), from the source tree or from
+// the bundled CLI.
 
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -10,12 +11,16 @@ const candidates = [new URL("./", import.meta.url), new URL("../build/out/", imp
 
 /** Path of a built image; throws with the command to run when it has not been built. */
 export function firmwarePath(variant: Variant = "release"): string {
-  const name = variant === "release" ? "fib.wasm" : "fib.debug.wasm";
+  return builtPath(variant === "release" ? "fib.wasm" : "fib.debug.wasm");
+}
+
+/** Path of a file of build/out (an image, the CLI bundle); throws when it has not been built. */
+export function builtPath(name: string): string {
   for (const dir of candidates) {
     const path = fileURLToPath(new URL(name, dir));
     if (existsSync(path)) return path;
   }
-  throw new Error(`firmware image ${name} is not built; run: npm run build`);
+  throw new Error(`${name} is not built; run: npm run build`);
 }
 
 /** The bytes of a built image: what is flashed onto a card. */

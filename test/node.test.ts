@@ -41,7 +41,7 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
-function chassis(): Chassis {
+async function chassis(): Promise<Chassis> {
   const c: Chassis = { nodes: new Map(), links: new Map() };
   const add = (n: Node) => c.nodes.set(n.id, n);
   add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 3000, v6: 800, seed: 5 } }] }));
@@ -49,7 +49,7 @@ function chassis(): Chassis {
   add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"] }));
   add(node({ id: "lc1", role: "lc", servers: ["rp1", "rp0"], subset: { families: [4], vrfs: [0], prefixes: [Prefix.mustParse("10.0.0.0/8")] } }));
   add(node({ id: "lc0.npu0", role: "npu", servers: ["lc0"] }));
-  for (const n of c.nodes.values()) if (n.role === "rp") n.loadSources();
+  for (const n of c.nodes.values()) if (n.role === "rp") await n.loadSources();
   wire(c, "rp1", "rp0");
   for (const [client, servers] of [["lc0", ["rp0", "rp1"]], ["lc1", ["rp1", "rp0"]], ["lc0.npu0", ["lc0"]]] as const) {
     for (const s of servers) wire(c, client, s);
@@ -68,7 +68,7 @@ function converged(c: Chassis): boolean {
 }
 
 test("every route processor holds every protocol; every card holds exactly its subset", async () => {
-  const c = chassis();
+  const c = await chassis();
   await until("convergence", () => converged(c));
   const rp1 = c.nodes.get("rp1")!;
   assert.equal(rp1.rib!.sourceInfos.map((s) => s.name), ["rp0/bgp", "rp1/ospf"]);
@@ -82,7 +82,7 @@ test("every route processor holds every protocol; every card holds exactly its s
 });
 
 test("churn on a route processor reaches every card in order", async () => {
-  const c = chassis();
+  const c = await chassis();
   await until("convergence", () => converged(c));
   await c.nodes.get("rp0")!.churn(2000, 50000, 3);
   await until("convergence after churn", () => converged(c));
@@ -90,7 +90,7 @@ test("churn on a route processor reaches every card in order", async () => {
 });
 
 test("a line card whose server dies fails over and passes on only the difference", async () => {
-  const c = chassis();
+  const c = await chassis();
   await until("convergence", () => converged(c));
   const lc0 = c.nodes.get("lc0")!;
   const npu = c.nodes.get("lc0.npu0")!;

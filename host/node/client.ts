@@ -18,6 +18,7 @@ import type { FramedLink } from "../links/framed.ts";
 import type { Message, NextHopEntry, Role, Subset } from "../wire/messages.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { Liveness, type Timers } from "./liveness.ts";
+import { Inbox } from "./slices.ts";
 
 export type ClientState = "registering" | "standby" | "syncing" | "active" | "closed";
 
@@ -32,11 +33,11 @@ export interface ClientHost {
   digests(): { 4: bigint; 6: bigint };
   nexthopsArrived(entries: readonly NextHopEntry[]): void;
   /** A whole family arrived from the server this node activated. */
-  synced(session: ClientSession, snapshot: AssembledSnapshot): void;
+  synced(session: ClientSession, snapshot: AssembledSnapshot): Promise<void>;
   /** An update batch from the active server: sorted change records. */
   update(session: ClientSession, family: Family, records: Uint32Array): void;
   /** A message of the peer exchange (peer route processors only). */
-  peerMessage(session: ClientSession, m: Message): void;
+  peerMessage(session: ClientSession, m: Message): void | Promise<void>;
   sessionChanged(session: ClientSession, from: ClientState, reason: string): void;
 }
 
@@ -51,6 +52,7 @@ export class ClientSession {
   private pending = new Set<Family>();
   private readonly assembler: SnapshotAssembler;
   private readonly liveness: Liveness;
+  private readonly inbox: Inbox<Message>;
   /** How long the server had been silent when it was declared dead (0: its stream closed). */
   silentMs = 0;
 
@@ -60,7 +62,9 @@ export class ClientSession {
       this.silentMs = silent;
       this.close(reason);
     });
-    link.onMessage((m) => this.receive(m));
+    this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${server}: ${e.message}`));
+    // Liveness counts arrival; handling waits its turn.
+    link.onMessage((m) => { this.liveness.heard(); this.inbox.push(m); });
     link.onClose((reason) => this.closed(`${server}: ${reason}`));
     link.send({ type: "hello", node: host.id, role: host.role, maxVersion: 1, capabilities: 1, subset: host.subset });
   }
@@ -70,8 +74,8 @@ export class ClientSession {
     return this.liveness.lastHeard;
   }
 
-  private receive(m: Message): void {
-    this.liveness.heard();
+  private receive(m: Message): void | Promise<void> {
+    if (this.state === "closed") return;
     switch (m.type) {
       case "grant":
         if (this.state !== "registering") return;
@@ -107,13 +111,14 @@ export class ClientSession {
     this.link.send({ type: "activate", stream: this.grant.stream, sequence: this.sequence, digest4: d[4], digest6: d[6] });
   }
 
-  private snapshot(m: Message): void {
+  private async snapshot(m: Message): Promise<void> {
     if (this.state !== "syncing") return;
     const got = this.assembler.feed(m);
     if (got === undefined) return;
     if (got instanceof SnapshotError) return this.close(`${this.server}: snapshot refused: ${got.message}`);
     this.sequence = got.sequence;
-    this.host.synced(this, got);
+    await this.host.synced(this, got);
+    if (this.state !== "syncing") return;
     this.pending.delete(got.family);
     if (this.pending.size === 0) this.become("active", `${this.server} synced`);
   }

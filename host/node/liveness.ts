@@ -22,9 +22,15 @@ export class Liveness {
   constructor(timers: Timers, beat: () => void, dead: (reason: string, silentMs: number) => void) {
     const limit = timers.heartbeatMs * timers.deadAfter;
     // Checked five times a heartbeat, so silence is noticed within a fifth of one.
+    // When this node's own loop was held up, what the peer sent may be sitting unread: the
+    // silence is not the peer's, so it is not counted.
+    const tick = Math.max(1, timers.heartbeatMs / 5);
     let nextBeat = 0;
+    let lastTick = performance.now();
     this.timer = setInterval(() => {
       const now = performance.now();
+      if (now - lastTick > 2 * tick) this.lastHeard = Math.max(this.lastHeard, now - tick);
+      lastTick = now;
       const silent = now - this.lastHeard;
       if (silent > limit) {
         this.stop();
@@ -35,7 +41,7 @@ export class Liveness {
         nextBeat = now + timers.heartbeatMs;
         beat();
       }
-    }, Math.max(1, timers.heartbeatMs / 5));
+    }, tick);
     this.timer.unref?.();
   }
 

@@ -26,6 +26,7 @@ import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRoutes, sourceName, toChanges, Churn, type SourceConfig } from "./sources.ts";
+import { pieces, Slicer } from "./slices.ts";
 
 export interface NodeOptions {
   id: string;
@@ -126,9 +127,10 @@ export class Node implements ServerHost, ClientHost {
   }
 
   /** Loads the route processor's own sources into the RIB (before it serves anyone). */
-  loadSources(): void {
+  async loadSources(): Promise<void> {
     const sources = this.options.sources ?? [];
-    sources.forEach((config, i) => {
+    const slicer = new Slicer();
+    for (const [i, config] of sources.entries()) {
       const entry: SourceEntry = {
         id: (this.options.index ?? 0) * 256 + i, name: `${this.id}/${sourceName(sources, i)}`, protocol: config.protocol,
         distance: config.distance ?? 20, metric: config.metric ?? 0, origin: this.id,
@@ -138,9 +140,12 @@ export class Node implements ServerHost, ClientHost {
       const started = performance.now();
       const changes = toChanges(initialRoutes(config), this.nexthops);
       this.sourceRoutes.set(entry.id, changes);
-      this.rib!.update(entry.id, changes);
+      for (let at = 0; at < changes.length; at += 65536) {
+        this.rib!.update(entry.id, changes.slice(at, at + 65536));
+        await slicer.turn();
+      }
       this.note("source loaded", { source: entry.name, routes: changes.length, ms: Math.round(performance.now() - started) });
-    });
+    }
   }
 
   /** Changes from one of this route processor's own sources (FPM, churn). */
@@ -225,7 +230,7 @@ export class Node implements ServerHost, ClientHost {
 
   private readonly peerSnapshots = new Map<object, Map<string, Uint32Array[]>>();
 
-  peerMessage(from: ServerSession | ClientSession, m: Message): void {
+  peerMessage(from: ServerSession | ClientSession, m: Message): void | Promise<void> {
     const rib = this.rib!;
     switch (m.type) {
       case "sources":
@@ -247,8 +252,8 @@ export class Node implements ServerHost, ClientHost {
     }
   }
 
-  /** A peer's source table, whole: applied as the difference from what we held of it. */
-  private peerSnapshot(from: object, m: Extract<Message, { type: "snapshotBegin" | "snapshotChunk" | "snapshotEnd" }>): void {
+  /** A peer's source table, whole: applied as the difference from what we held of it, in slices. */
+  private async peerSnapshot(from: object, m: Extract<Message, { type: "snapshotBegin" | "snapshotChunk" | "snapshotEnd" }>): Promise<void> {
     const rib = this.rib!;
     const info = rib.info(m.snapshot);
     if (!info || info.origin === this.id) return;
@@ -267,10 +272,15 @@ export class Node implements ServerHost, ClientHost {
     open.delete(key);
     const all = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-    const { delta, differences } = rib.replace(m.snapshot, m.family, all);
-    if (rib.table(m.snapshot)!.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
-    this.note("peer source synced", { source: info.name, family: m.family, differences });
-    this.publish(delta);
+    const table = rib.table(m.snapshot)!;
+    const diff = table.diff(m.family, table.records(m.family), all);
+    const slicer = new Slicer();
+    for (const piece of pieces(diff.changes, m.family === 4 ? 3 : 6)) {
+      this.publish(deltaOf(m.family, rib.updateRecords(m.snapshot, m.family, piece)));
+      await slicer.turn();
+    }
+    if (table.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
+    this.note("peer source synced", { source: info.name, family: m.family, differences: diff.changes.length / (m.family === 4 ? 3 : 6) });
   }
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
@@ -283,13 +293,13 @@ export class Node implements ServerHost, ClientHost {
       }
       return;
     }
+    if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);
     if (this.role === "rp") {
       if (session.state === "standby") this.startExchange(peerLink(session));
       if (session.state === "closed") this.peerSnapshots.delete(session);
       return;
     }
     if (session.state === "active" && session === this.active) this.finishResync(session);
-    if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);
     if (session.state === "closed" && session === this.active) {
       this.active = undefined;
       this.failovers++;
@@ -342,16 +352,23 @@ export class Node implements ServerHost, ClientHost {
     for (const c of this.clients) if (c.state === "active") c.sendNexthops();
   }
 
-  /** The active server's whole table of one family: apply only what differs. */
-  synced(session: ClientSession, snapshot: AssembledSnapshot): void {
+  /** The active server's whole table of one family: apply only what differs, in slices. */
+  async synced(session: ClientSession, snapshot: AssembledSnapshot): Promise<void> {
     const { family, records } = snapshot;
+    const words = family === 4 ? 3 : 6;
     const diff = this.fib.diff(family, this.fib.records(family), records);
-    const applied = this.applyAndPublish(family, diff.changes);
+    const slicer = new Slicer();
+    let applied = 0;
+    for (const piece of pieces(diff.changes, words)) {
+      if (session !== this.active) return;
+      applied += this.applyAndPublish(family, piece);
+      await slicer.turn();
+    }
     const digest = this.fib.digest(family);
     if (digest !== snapshot.digest) {
-      this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(snapshot.digest), refused: diff.changes.length / (family === 4 ? 3 : 6) - applied });
+      this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(snapshot.digest), refused: diff.changes.length / words - applied });
     }
-    if (this.pendingResync) this.pendingResync.diffEntries += diff.changes.length / (family === 4 ? 3 : 6);
+    if (this.pendingResync) this.pendingResync.diffEntries += diff.changes.length / words;
   }
 
   private finishResync(session: ClientSession): void {

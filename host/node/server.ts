@@ -17,6 +17,7 @@ import type { FramedLink } from "../links/framed.ts";
 import type { Message, Role, Subset } from "../wire/messages.ts";
 import { nexthopsMessages, snapshotMessages, updateMessages } from "../wire/snapshot.ts";
 import { Liveness, type Timers } from "./liveness.ts";
+import { Inbox, Slicer } from "./slices.ts";
 import { filterRecords, normalizeSubset } from "./subset.ts";
 
 export type ServerState = "registering" | "standby" | "active" | "closed";
@@ -33,7 +34,7 @@ export interface ServerHost {
   /** A peer route processor registered: start the exchange. */
   peerRegistered(session: ServerSession): void;
   /** A message of the peer exchange arrived. */
-  peerMessage(session: ServerSession, m: Message): void;
+  peerMessage(session: ServerSession, m: Message): void | Promise<void>;
   /** A session changed state (for logs and status). */
   sessionChanged(session: ServerSession, from: ServerState, reason: string): void;
 }
@@ -49,11 +50,15 @@ export class ServerSession {
   /** Sequence the client last acknowledged. */
   acked = 0;
   private nexthopsSent = 0;
+  /** Update batches published while the activation snapshot is still going out. */
+  private backlog: Message[] | undefined;
   private readonly liveness: Liveness;
+  private readonly inbox: Inbox<Message>;
 
   constructor(readonly link: FramedLink, private readonly host: ServerHost) {
     this.liveness = new Liveness(host.timers, () => this.heartbeat(), (reason) => this.close(reason));
-    link.onMessage((m) => this.receive(m));
+    this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${this.name}: ${e.message}`));
+    link.onMessage((m) => { this.liveness.heard(); this.inbox.push(m); });
     link.onClose((reason) => this.closed(reason));
   }
 
@@ -61,15 +66,15 @@ export class ServerSession {
     return this.client?.node ?? "(unregistered)";
   }
 
-  private receive(m: Message): void {
-    this.liveness.heard();
+  private receive(m: Message): void | Promise<void> {
+    if (this.state === "closed") return;
     switch (m.type) {
       case "hello": return this.hello(m);
       case "activate": return this.activate();
       case "heartbeat": return;
       case "ack": this.acked = Math.max(this.acked, m.sequence); return;
       default:
-        if (this.state !== "registering" && this.client?.role === "rp") this.host.peerMessage(this, m);
+        if (this.state !== "registering" && this.client?.role === "rp") return this.host.peerMessage(this, m);
     }
   }
 
@@ -87,14 +92,23 @@ export class ServerSession {
     if (m.role === "rp") this.host.peerRegistered(this);
   }
 
-  /** The client made this server its active one: the whole subset, then every change. */
-  private activate(): void {
+  /**
+   * The client made this server its active one: the whole subset as it is now, then every
+   * change. The snapshot goes out in slices; changes published meanwhile wait behind it.
+   */
+  private async activate(): Promise<void> {
     if (this.state !== "standby" || !this.client) return;
     this.become("active", `${this.client.node} activated this server`);
+    this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
-    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence: this.sequence, subset: this.client.subset })) {
+    const slicer = new Slicer();
+    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence: this.sequence, subset: this.client.subset, taken: true })) {
       if (!this.send(m)) return;
+      await slicer.turn();
     }
+    const waiting = this.backlog;
+    this.backlog = undefined;
+    for (const m of waiting) if (!this.send(m)) return;
   }
 
   /** Sends the client the changes (sorted records) of its subset, if it is active. */
@@ -104,14 +118,18 @@ export class ServerSession {
     if (own.length === 0) return;
     this.sendNexthops();
     for (const m of updateMessages(this.host.fib, family, own, 0, this.sequence + 1)) {
-      if (!this.send(m)) return;
       this.sequence++;
+      if (this.backlog) this.backlog.push(m);
+      else if (!this.send(m)) return;
     }
   }
 
   /** Next-hop entries defined since the client last heard, before any route that uses them. */
   sendNexthops(): void {
-    for (const m of nexthopsMessages(this.host.nexthops, this.nexthopsSent)) if (!this.send(m)) return;
+    for (const m of nexthopsMessages(this.host.nexthops, this.nexthopsSent)) {
+      if (this.backlog) this.backlog.push(m);
+      else if (!this.send(m)) return;
+    }
     this.nexthopsSent = this.host.nexthops.version;
   }
 

@@ -26,6 +26,11 @@ export interface SnapshotOptions {
   families?: Family[];
   /** Only this part of the table (see host/node/subset.ts); default all of it. */
   subset?: Subset;
+  /**
+   * The table may change while the messages are consumed: its routes and digests are taken
+   * before the first message, and the snapshot is of that moment.
+   */
+  taken?: boolean;
 }
 
 /**
@@ -55,12 +60,18 @@ export function* nexthopsMessages(nexthops: NextHopTable, since = 0): Generator<
  * table must not change until the generator is done.
  */
 export function* snapshotMessages(fib: Fib, nexthops: NextHopTable | undefined, options: SnapshotOptions): Generator<Message> {
-  if (nexthops) yield* nexthopsMessages(nexthops);
   const { snapshot, sequence, subset } = options;
-  for (const family of options.families ?? subset?.families ?? [4, 6] as Family[]) {
+  const families = options.families ?? subset?.families ?? [4, 6] as Family[];
+  const take = (family: Family) => {
     const whole = subset === undefined || wholeFamily(subset, family);
-    const records = whole ? undefined : subsetRecords(fib, subset, family);
+    const records = whole && !options.taken ? undefined : whole ? fib.records(family) : subsetRecords(fib, subset, family);
     const digest = whole ? fib.digest(family) : subsetDigest(fib, subset, family);
+    return { family, records, digest };
+  };
+  const taken = options.taken ? families.map(take) : undefined;
+  if (nexthops) yield* nexthopsMessages(nexthops);
+  for (const [i, family] of families.entries()) {
+    const { records, digest } = taken ? taken[i] : take(family);
     const routes = records ? records.length / recordWords(family) : fib.count(family);
     yield { type: "snapshotBegin", snapshot, family, routes, digest, sequence };
     let index = 0;

@@ -1,0 +1,179 @@
+// The node program: one card of the chassis as its own OS process (`fibcast node`). The
+// runner starts it with its configuration as JSON in FIBCAST_NODE and talks to it over the
+// IPC channel; without IPC it just runs. It serves the tier below on a TCP port or a Unix
+// socket, dials its servers (or peers) and keeps redialing the ones it has lost.
+//
+// Control messages (runner → node; each answered with { reply: id, ... }):
+//   status · dump { path } · cut { peer } · restore { peer } · impair { peer, ...knobs }
+//   churn { updates, rate, seed } · expected { subset } (route processors: the subset's digests)
+//   stop
+// The node tells the runner { ready: true, address } once it serves.
+
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { writeFileSync, rmSync } from "node:fs";
+import { FramedLink } from "../links/framed.ts";
+import { socketStream, type ByteStream } from "../links/stream.ts";
+import { SimLink, type Impairment } from "../links/sim.ts";
+import { Prefix } from "../netip.ts";
+import type { Subset } from "../wire/messages.ts";
+import { firmwareImage } from "../firmware.ts";
+import { Node, type NodeOptions } from "./node.ts";
+import { subsetDigest, normalizeSubset } from "./subset.ts";
+
+/** Where a node serves: a TCP port (0: any) on a host, or a Unix socket path. */
+export type Address = { tcp: number; host?: string } | { unix: string };
+
+export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "subset"> {
+  listen?: Address;
+  /** How to reach each server named in `servers`. */
+  addresses?: Record<string, Address>;
+  /** Impairments to put on the links to these servers (the topology's `sim` links). */
+  impair?: Record<string, Impairment>;
+  subset?: SubsetJson;
+}
+
+/** A subset as JSON: prefixes as text. */
+export interface SubsetJson {
+  families: (4 | 6)[];
+  vrfs?: number[];
+  prefixes?: string[];
+}
+
+export function subsetFromJson(s: SubsetJson): Subset {
+  return normalizeSubset({ families: s.families, vrfs: s.vrfs ?? [0], prefixes: (s.prefixes ?? []).map((p) => Prefix.mustParse(p)) });
+}
+
+const REDIAL_MS = 50;
+
+export async function runNode(config: ProcessConfig): Promise<void> {
+  const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), ...line })}\n`);
+  const { subset, listen: _listen, addresses: _addresses, impair: _impair, ...rest } = config;
+  const node = new Node({ ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware: firmwareImage(), log });
+  if (node.role === "rp") await node.loadSources();
+
+  const cut = new Set<string>();
+  const sims = new Map<string, SimLink>();
+  const impairments = new Map(Object.entries(config.impair ?? {}));
+  const sockets = new Map<string, Socket>();
+
+  let server: Server | undefined;
+  let address: Address | undefined;
+  if (config.listen) {
+    server = createServer((socket) => node.accept(new FramedLink(socketStream(socket), { maxQueuedBytes: 256 << 20 })));
+    address = await listen(server, config.listen);
+  }
+
+  const dial = (peer: string) => {
+    const to = config.addresses?.[peer];
+    if (!to || cut.has(peer) || !node.wantsLink(peer) || sockets.has(peer)) return;
+    const socket = "unix" in to ? connect(to.unix) : connect(to.tcp, to.host ?? "127.0.0.1");
+    sockets.set(peer, socket);
+    socket.once("connect", () => {
+      let stream: ByteStream = socketStream(socket);
+      const knobs = impairments.get(peer);
+      if (knobs) {
+        const sim = new SimLink({ ...knobs, seed: hash(`${config.id}>${peer}`) });
+        splice(stream, sim);
+        sims.set(peer, sim);
+        stream = sim.b;
+      }
+      node.connect(peer, new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
+    });
+    socket.once("close", () => { sockets.delete(peer); sims.delete(peer); });
+    socket.once("error", () => {});
+  };
+  const redial = setInterval(() => { for (const peer of config.servers ?? []) dial(peer); }, REDIAL_MS);
+  for (const peer of config.servers ?? []) dial(peer);
+
+  const stop = () => {
+    clearInterval(redial);
+    server?.close();
+    for (const s of sockets.values()) s.destroy();
+    if (config.listen && "unix" in config.listen) rmSync(config.listen.unix, { force: true });
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+
+  if (!process.send) return;
+  process.on("message", async (raw: { id: number; cmd: string; [k: string]: unknown }) => {
+    const reply = (body: Record<string, unknown>) => process.send!({ reply: raw.id, ...body });
+    try {
+      switch (raw.cmd) {
+        case "status": return reply({ status: node.status() });
+        case "dump": {
+          let text = "";
+          for (const line of node.dump()) text += line;
+          writeFileSync(raw.path as string, text);
+          return reply({ ok: true });
+        }
+        case "cut": {
+          const peer = raw.peer as string;
+          cut.add(peer);
+          sockets.get(peer)?.destroy();
+          return reply({ ok: true });
+        }
+        case "restore":
+          cut.delete(raw.peer as string);
+          dial(raw.peer as string);
+          return reply({ ok: true });
+        case "impair": {
+          const { peer, ...knobs } = raw as unknown as { peer: string } & Impairment;
+          delete (knobs as Record<string, unknown>).id;
+          delete (knobs as Record<string, unknown>).cmd;
+          impairments.set(peer, { ...impairments.get(peer), ...knobs });
+          const sim = sims.get(peer);
+          if (sim) sim.impair(knobs);
+          else sockets.get(peer)?.destroy();     // redialed through the impairment
+          return reply({ ok: true });
+        }
+        case "churn":
+          return reply({ sent: await node.churn(raw.updates as number, raw.rate as number, (raw.seed as number) ?? 1) });
+        case "expected": {
+          const subset = subsetFromJson(raw.subset as SubsetJson);
+          return reply({ digest: { 4: hex(subsetDigest(node.fib, subset, 4)), 6: hex(subsetDigest(node.fib, subset, 6)) } });
+        }
+        case "stop":
+          reply({ ok: true });
+          return stop();
+        default:
+          return reply({ error: `unknown command ${raw.cmd}` });
+      }
+    } catch (e) {
+      reply({ error: (e as Error).message });
+    }
+  });
+  process.send({ ready: true, address });
+}
+
+function listen(server: Server, at: Address): Promise<Address> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    if ("unix" in at) {
+      rmSync(at.unix, { force: true });
+      server.listen(at.unix, () => resolve(at));
+    } else {
+      server.listen(at.tcp, at.host ?? "127.0.0.1", () => {
+        const a = server.address();
+        resolve({ tcp: typeof a === "object" && a ? a.port : at.tcp, host: at.host ?? "127.0.0.1" });
+      });
+    }
+  });
+}
+
+/** Joins a real stream to side a of a simulated link: what goes through is impaired both ways. */
+function splice(real: ByteStream, sim: SimLink): void {
+  real.onData((chunk) => sim.a.write(chunk));
+  sim.a.onData((chunk) => real.write(chunk));
+  real.onClose(() => sim.cut());
+  sim.a.onClose(() => real.close());
+}
+
+function hex(d: bigint): string {
+  return d.toString(16).padStart(16, "0");
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

@@ -1,0 +1,181 @@
+// A chassis of node processes started from a topology: one `fibcast node` process per card,
+// each with its configuration in FIBCAST_NODE and an IPC channel for control. Addresses are
+// fixed before anything starts (free TCP ports, or Unix socket paths), so every node starts
+// at once and a restarted node comes back where its clients look for it.
+
+import { fork, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, openSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { builtPath } from "../firmware.ts";
+import type { Address, ProcessConfig, SubsetJson } from "../node/main.ts";
+import type { NodeStatus } from "../node/node.ts";
+import type { Impairment } from "../links/sim.ts";
+import type { NodeSpec, Topology } from "./topology.ts";
+
+interface Running {
+  spec: NodeSpec;
+  child: ChildProcess;
+  pending: Map<number, (reply: Record<string, unknown>) => void>;
+  exited: boolean;
+}
+
+export class Chassis {
+  readonly logDir: string;
+  private readonly addresses = new Map<string, Address>();
+  private readonly running = new Map<string, Running>();
+  private nextId = 1;
+
+  private constructor(readonly topology: Topology) {
+    this.logDir = mkdtempSync(join(tmpdir(), "fibcast-run-"));
+  }
+
+  /** Starts every node of the topology; resolves when all serve. */
+  static async start(topology: Topology): Promise<Chassis> {
+    const c = new Chassis(topology);
+    for (const n of topology.nodes) {
+      if (n.role === "npu") continue;
+      c.addresses.set(n.id, topology.links.stream === "unix" ? { unix: join(c.logDir, `${n.id}.sock`) } : { tcp: await freePort(), host: "127.0.0.1" });
+    }
+    await Promise.all(topology.nodes.map((n) => c.spawn(n)));
+    return c;
+  }
+
+  get nodes(): NodeSpec[] {
+    return this.topology.nodes;
+  }
+
+  isUp(id: string): boolean {
+    const r = this.running.get(id);
+    return r !== undefined && !r.exited;
+  }
+
+  private config(n: NodeSpec): ProcessConfig {
+    const servers = n.role === "rp" ? n.peers : n.servers;
+    const impairment = this.topology.links.impairment;
+    return {
+      id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers,
+      ...(n.subset ? { subset: n.subset } : {}),
+      ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
+      ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),
+      addresses: Object.fromEntries(servers.map((s) => [s, this.addresses.get(s)!])),
+      ...(this.topology.links.stream === "sim" ? { impair: Object.fromEntries(servers.map((s) => [s, impairment])) } : {}),
+    };
+  }
+
+  private spawn(n: NodeSpec): Promise<void> {
+    const log = openSync(join(this.logDir, `${n.id}.log`), "a");
+    const child = fork(builtPath("fibcast.mjs"), ["node"], {
+      env: { ...process.env, FIBCAST_NODE: JSON.stringify(this.config(n)) },
+      stdio: ["ignore", log, log, "ipc"],
+      execArgv: ["--max-old-space-size=4096"],
+    });
+    closeSync(log);
+    const r: Running = { spec: n, child, pending: new Map(), exited: false };
+    this.running.set(n.id, r);
+    return new Promise((resolve, reject) => {
+      child.on("message", (m: Record<string, unknown>) => {
+        if (m.ready) return resolve();
+        const done = r.pending.get(m.reply as number);
+        if (done) { r.pending.delete(m.reply as number); done(m); }
+      });
+      child.on("exit", (code, signal) => {
+        r.exited = true;
+        for (const done of r.pending.values()) done({ error: `${n.id} exited (${signal ?? code})` });
+        r.pending.clear();
+        reject(new Error(`${n.id} exited before it was ready (${signal ?? `code ${code}`}); see ${join(this.logDir, `${n.id}.log`)}`));
+      });
+    });
+  }
+
+  /** Sends a control command to a node and waits for its reply. */
+  request(id: string, cmd: string, args: Record<string, unknown> = {}, timeoutMs = 30000): Promise<Record<string, unknown>> {
+    const r = this.running.get(id);
+    if (!r || r.exited) return Promise.resolve({ error: `${id} is not running` });
+    const rid = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { r.pending.delete(rid); resolve({ error: `${id} did not answer ${cmd} within ${timeoutMs} ms` }); }, timeoutMs);
+      r.pending.set(rid, (reply) => { clearTimeout(timer); resolve(reply); });
+      r.child.send({ id: rid, cmd, ...args });
+    });
+  }
+
+  async status(id: string): Promise<NodeStatus | undefined> {
+    const reply = await this.request(id, "status");
+    return reply.status as NodeStatus | undefined;
+  }
+
+  kill(id: string): void {
+    const r = this.running.get(id);
+    if (!r || r.exited) throw new Error(`${id} is not running`);
+    r.child.kill("SIGKILL");
+  }
+
+  async restart(id: string): Promise<void> {
+    if (this.isUp(id)) throw new Error(`${id} is running`);
+    const spec = this.topology.nodes.find((n) => n.id === id);
+    if (!spec) throw new Error(`no node ${id}`);
+    await this.spawn(spec);
+  }
+
+  /** The side of a link that dials (a client, or the peer that names the other), and the other. */
+  dialer(a: string, b: string): { client: string; server: string } {
+    const spec = (id: string) => this.topology.nodes.find((n) => n.id === id);
+    const A = spec(a), B = spec(b);
+    if (!A || !B) throw new Error(`no link between ${a} and ${b}: no such node`);
+    if (A.servers.includes(b) || A.peers.includes(b)) return { client: a, server: b };
+    if (B.servers.includes(a) || B.peers.includes(a)) return { client: b, server: a };
+    throw new Error(`${a} and ${b} are not linked`);
+  }
+
+  async cut(a: string, b: string, restore: boolean): Promise<void> {
+    const { client, server } = this.dialer(a, b);
+    const reply = await this.request(client, restore ? "restore" : "cut", { peer: server });
+    if (reply.error) throw new Error(String(reply.error));
+  }
+
+  async impair(a: string, b: string, impairment: Impairment): Promise<void> {
+    const { client, server } = this.dialer(a, b);
+    const reply = await this.request(client, "impair", { peer: server, ...impairment });
+    if (reply.error) throw new Error(String(reply.error));
+  }
+
+  /** The digests a node should hold: its subset of a live route processor's FIB. */
+  async expectedDigest(id: string): Promise<{ 4: string; 6: string } | undefined> {
+    const spec = this.topology.nodes.find((n) => n.id === id)!;
+    const rp = this.topology.nodes.find((n) => n.role === "rp" && this.isUp(n.id));
+    if (!rp) return undefined;
+    if (spec.role === "rp") return ((await this.status(rp.id))?.digest);
+    const reply = await this.request(rp.id, "expected", { subset: this.effectiveSubset(spec) });
+    return reply.digest as { 4: string; 6: string } | undefined;
+  }
+
+  /** What a card holds: its own subset within its servers' (a forwarding engine gets what its line card has). */
+  effectiveSubset(spec: NodeSpec): SubsetJson {
+    const own = spec.subset ?? { families: [4, 6] };
+    if (spec.role !== "npu") return own;
+    const lc = this.topology.nodes.find((n) => n.id === spec.servers[0])!;
+    const above = this.effectiveSubset(lc);
+    return { families: own.families.filter((f) => above.families.includes(f)), prefixes: own.prefixes?.length ? own.prefixes : above.prefixes ?? [] };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.running.values()].filter((r) => !r.exited).map((r) => new Promise<void>((resolve) => {
+      r.child.once("exit", () => resolve());
+      r.child.kill("SIGTERM");
+      setTimeout(() => r.child.kill("SIGKILL"), 2000).unref();
+    })));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,153 @@
+// `fibcast run`: a topology's nodes as processes, a scenario's steps in order, a report.
+// Converged means: every live route processor holds the same RIB (the same digest of every
+// source table and of the FIB), and every live line card and forwarding engine holds exactly
+// the subset of that FIB its configuration implies (digests equal).
+
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { NodeStatus, Resync } from "../node/node.ts";
+import { Chassis } from "./chassis.ts";
+import { describeStep, type Step } from "./scenario.ts";
+import type { Topology } from "./topology.ts";
+
+export interface StepResult {
+  step: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface NodeReport {
+  role: string;
+  up: boolean;
+  routes: number;
+  digest: { 4: string; 6: string } | null;
+  expectedDigest: { 4: string; 6: string } | null;
+  active: string | null;
+  failovers: number;
+  resyncs: Resync[];
+  counters: Record<string, number>;
+}
+
+export interface Report {
+  ok: boolean;
+  topology: string;
+  logs: string;
+  steps: StepResult[];
+  nodes: Record<string, NodeReport>;
+}
+
+export interface RunOptions {
+  dump?: string;
+  /** Told each step as it ends. */
+  progress?: (r: StepResult) => void;
+}
+
+export async function run(topology: Topology, steps: Step[], options: RunOptions = {}): Promise<Report> {
+  const chassis = await Chassis.start(topology);
+  const results: StepResult[] = [];
+  try {
+    for (const step of steps) {
+      const started = performance.now();
+      let error: string | undefined;
+      try {
+        await perform(chassis, step);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      const r: StepResult = { step: describeStep(step), ok: error === undefined, ms: Math.round(performance.now() - started), ...(error ? { error } : {}) };
+      results.push(r);
+      options.progress?.(r);
+    }
+    const nodes = await reportNodes(chassis);
+    if (options.dump) {
+      mkdirSync(options.dump, { recursive: true });
+      for (const n of chassis.nodes) if (chassis.isUp(n.id)) await chassis.request(n.id, "dump", { path: resolve(join(options.dump, `${n.id}.routes`)) }, 120000);
+    }
+    return { ok: results.every((r) => r.ok), topology: topology.file, logs: chassis.logDir, steps: results, nodes };
+  } finally {
+    await chassis.stop();
+  }
+}
+
+async function perform(chassis: Chassis, step: Step): Promise<void> {
+  switch (step.kind) {
+    case "wait": return waitConverged(chassis, step.timeoutMs);
+    case "kill": return chassis.kill(step.node);
+    case "restart": return chassis.restart(step.node);
+    case "cut": return chassis.cut(step.link[0], step.link[1], false);
+    case "restore": return chassis.cut(step.link[0], step.link[1], true);
+    case "impair": return chassis.impair(step.link[0], step.link[1], step.impairment);
+    case "sleep": return new Promise((r) => setTimeout(r, step.ms));
+    case "churn": {
+      const reply = await chassis.request(step.node, "churn", { updates: step.updates, rate: step.rate, seed: step.seed }, 600000);
+      if (reply.error) throw new Error(String(reply.error));
+      return;
+    }
+    case "expect": {
+      const s = await chassis.status(step.node);
+      if (!s) throw new Error(`${step.node} is not running`);
+      const got = { routes: s.routes[4] + s.routes[6], routes4: s.routes[4], routes6: s.routes[6] };
+      for (const k of ["routes", "routes4", "routes6"] as const) {
+        if (step[k] !== undefined && got[k] !== step[k]) throw new Error(`${step.node} holds ${got[k]} ${k === "routes" ? "routes" : `IPv${k.at(-1)} routes`}, not ${step[k]}`);
+      }
+      return;
+    }
+  }
+}
+
+/** Polls until converged; the error says who is not, and how. */
+export async function waitConverged(chassis: Chassis, timeoutMs: number): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  let why = "";
+  while (performance.now() < end) {
+    why = await divergence(chassis);
+    if (!why) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`not converged after ${timeoutMs} ms: ${why}`);
+}
+
+/** "" when converged, else the first difference found. */
+export async function divergence(chassis: Chassis): Promise<string> {
+  const live = chassis.nodes.filter((n) => chassis.isUp(n.id));
+  const statuses = new Map<string, NodeStatus>();
+  await Promise.all(live.map(async (n) => { const s = await chassis.status(n.id); if (s) statuses.set(n.id, s); }));
+  const rps = live.filter((n) => n.role === "rp");
+  if (rps.length === 0) return "no route processor is running";
+  const rib0 = JSON.stringify(statuses.get(rps[0].id)?.rib);
+  for (const rp of rps.slice(1)) {
+    if (JSON.stringify(statuses.get(rp.id)?.rib) !== rib0) return `${rp.id}'s RIB differs from ${rps[0].id}'s`;
+  }
+  for (const n of live) {
+    if (n.role === "rp") continue;
+    const s = statuses.get(n.id);
+    if (!s) return `${n.id} does not answer`;
+    const want = await chassis.expectedDigest(n.id);
+    if (!want) return "no route processor answers";
+    for (const f of [4, 6] as const) {
+      if (s.digest[f] !== want[f]) return `${n.id} holds IPv${f} digest ${s.digest[f]} (${s.routes[f]} routes), not ${want[f]}`;
+    }
+  }
+  return "";
+}
+
+async function reportNodes(chassis: Chassis): Promise<Record<string, NodeReport>> {
+  const out: Record<string, NodeReport> = {};
+  for (const n of chassis.nodes) {
+    const s = chassis.isUp(n.id) ? await chassis.status(n.id) : undefined;
+    const expected = chassis.isUp(n.id) ? await chassis.expectedDigest(n.id) : undefined;
+    out[n.id] = {
+      role: n.role,
+      up: s !== undefined,
+      routes: s ? s.routes[4] + s.routes[6] : 0,
+      digest: s?.digest ?? null,
+      expectedDigest: expected ?? null,
+      active: s?.active ?? null,
+      failovers: s?.failovers ?? 0,
+      resyncs: s?.resyncs ?? [],
+      counters: s?.counters ?? {},
+    };
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+// Topology files (YAML): the nodes of a chassis, how they link, and the timers. See the
+// README for the format. Parsing checks everything it can before a process starts: roles,
+// that servers and peers exist and sit in the right tier, that source files exist (paths
+// relative to the topology file), and the link kind. Errors name the node and the field.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse } from "yaml";
+import { Prefix, ParseError } from "../netip.ts";
+import type { Role } from "../wire/messages.ts";
+import type { SourceConfig } from "../node/sources.ts";
+import type { SubsetJson } from "../node/main.ts";
+import type { Impairment } from "../links/sim.ts";
+import type { Timers } from "../node/liveness.ts";
+
+export class TopologyError extends Error {
+  override name = "TopologyError";
+}
+
+export interface NodeSpec {
+  id: string;
+  role: Role;
+  /** Line cards and forwarding engines: servers in order of preference. */
+  servers: string[];
+  /** Route processors: the peers this one dials. */
+  peers: string[];
+  sources: SourceConfig[];
+  subset?: SubsetJson;
+  memoryMiB?: number;
+  /** Route processors: their index (next-hop id block, source ids). */
+  index: number;
+}
+
+export type StreamKind = "tcp" | "unix" | "sim";
+
+export interface Topology {
+  file: string;
+  nodes: NodeSpec[];
+  links: { stream: StreamKind; impairment: Impairment };
+  timers: Timers;
+}
+
+const ROLES: readonly Role[] = ["rp", "lc", "npu"];
+const SERVER_ROLE: Record<Role, Role | undefined> = { rp: undefined, lc: "rp", npu: "lc" };
+
+export function readTopology(file: string): Topology {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new TopologyError(`${file}: ${(e as Error).message}`);
+  }
+  return parseTopology(doc, file);
+}
+
+export function parseTopology(doc: unknown, file: string): Topology {
+  const fail = (where: string, reason: string): never => { throw new TopologyError(`${file}: ${where}: ${reason}`); };
+  const root = record(doc, file, "the file");
+  const nodesDoc = record(root.nodes, file, "nodes");
+  const base = dirname(resolve(file));
+  let rpIndex = 0;
+  const nodes: NodeSpec[] = Object.entries(nodesDoc).map(([id, raw]) => {
+    const n = record(raw, file, `nodes.${id}`);
+    const role = n.role as Role;
+    if (!ROLES.includes(role)) fail(`nodes.${id}.role`, `must be one of ${ROLES.join(", ")}, not ${JSON.stringify(n.role)}`);
+    const list = (key: string): string[] => {
+      const v = n[key] ?? [];
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) fail(`nodes.${id}.${key}`, "must be a list of node names");
+      return v as string[];
+    };
+    const sources = (n.sources ?? []) as SourceConfig[];
+    if (!Array.isArray(sources)) fail(`nodes.${id}.sources`, "must be a list");
+    if (role !== "rp" && sources.length > 0) fail(`nodes.${id}.sources`, "only route processors run route sources");
+    const resolved = sources.map((s, i) => source(s, `nodes.${id}.sources[${i}]`));
+    const spec: NodeSpec = {
+      id, role, servers: list("servers"), peers: list("peers"), sources: resolved, index: role === "rp" ? rpIndex++ : 0,
+      ...(n.subset === undefined ? {} : { subset: subset(n.subset, `nodes.${id}.subset`) }),
+      ...(n.memoryMiB === undefined ? {} : { memoryMiB: number(n.memoryMiB, `nodes.${id}.memoryMiB`, 1, 512) }),
+    };
+    if (role === "rp" && spec.servers.length > 0) fail(`nodes.${id}.servers`, "a route processor has peers, not servers");
+    if (role !== "rp" && spec.peers.length > 0) fail(`nodes.${id}.peers`, "only route processors have peers");
+    if (role !== "rp" && spec.servers.length === 0) fail(`nodes.${id}.servers`, `a ${role} needs at least one server`);
+    return spec;
+  });
+  if (nodes.length === 0) fail("nodes", "no nodes");
+  if (rpIndex > 16) fail("nodes", "at most 16 route processors");
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const n of nodes) {
+    for (const s of n.servers) {
+      const server = byId.get(s);
+      if (!server) fail(`nodes.${n.id}.servers`, `no node ${s}`);
+      if (server!.role !== SERVER_ROLE[n.role]) fail(`nodes.${n.id}.servers`, `${s} is a ${server!.role}; a ${n.role} registers with a ${SERVER_ROLE[n.role]}`);
+    }
+    for (const p of n.peers) {
+      if (byId.get(p)?.role !== "rp") fail(`nodes.${n.id}.peers`, `${p} is not a route processor`);
+      if (p === n.id) fail(`nodes.${n.id}.peers`, "a route processor does not peer with itself");
+    }
+  }
+  // Every pair of route processors must be peers (one side dials), so every RP holds every protocol.
+  const rps = nodes.filter((n) => n.role === "rp");
+  for (const a of rps) for (const b of rps) {
+    if (a.id < b.id && !a.peers.includes(b.id) && !b.peers.includes(a.id)) fail("nodes", `route processors ${a.id} and ${b.id} are not peers: name one in the other's peers`);
+  }
+  const linksDoc = root.links === undefined ? {} : record(root.links, file, "links");
+  const stream = (linksDoc.stream ?? "tcp") as StreamKind;
+  if (!["tcp", "unix", "sim"].includes(stream)) fail("links.stream", `must be tcp, unix or sim, not ${JSON.stringify(linksDoc.stream)}`);
+  const impairment: Impairment = {};
+  if (stream === "sim") {
+    if (linksDoc.bandwidth !== undefined) impairment.bandwidthBps = number(linksDoc.bandwidth, "links.bandwidth", 1, Infinity);
+    if (linksDoc.latency !== undefined) impairment.latencyMs = number(linksDoc.latency, "links.latency", 0, 60000);
+    if (linksDoc.loss !== undefined) impairment.loss = number(linksDoc.loss, "links.loss", 0, 1);
+    if (linksDoc.corrupt !== undefined) impairment.corrupt = number(linksDoc.corrupt, "links.corrupt", 0, 1);
+  }
+  const timersDoc = root.timers === undefined ? {} : record(root.timers, file, "timers");
+  const timers: Timers = {
+    heartbeatMs: timersDoc.heartbeatMs === undefined ? 50 : number(timersDoc.heartbeatMs, "timers.heartbeatMs", 1, 60000),
+    deadAfter: timersDoc.deadAfter === undefined ? 3 : number(timersDoc.deadAfter, "timers.deadAfter", 1, 100),
+  };
+  return { file, nodes, links: { stream, impairment }, timers };
+
+  function number(v: unknown, where: string, min: number, max: number): number {
+    if (typeof v !== "number" || !(v >= min && v <= max)) fail(where, `must be a number from ${min} to ${max}`);
+    return v as number;
+  }
+
+  function source(raw: unknown, where: string): SourceConfig {
+    const s = record(raw, file, where) as unknown as SourceConfig;
+    if (typeof s.protocol !== "string") fail(`${where}.protocol`, "must be a name");
+    const kinds = ["routes", "mrt", "generate", "fpm"].filter((k) => (s as unknown as Record<string, unknown>)[k] !== undefined);
+    if (kinds.length !== 1) fail(where, "must have exactly one of routes, mrt, generate, fpm");
+    if (s.distance !== undefined) number(s.distance, `${where}.distance`, 0, 255);
+    if (s.metric !== undefined) number(s.metric, `${where}.metric`, 0, 2 ** 32 - 1);
+    const out = { ...s };
+    for (const k of ["routes", "mrt"] as const) {
+      if (s[k] === undefined) continue;
+      const path = resolve(base, s[k]!);
+      if (!existsSync(path)) fail(`${where}.${k}`, `no file ${path}`);
+      out[k] = path;
+    }
+    return out;
+  }
+
+  function subset(raw: unknown, where: string): SubsetJson {
+    const s = record(raw, file, where);
+    const families = (s.families ?? [4, 6]) as (4 | 6)[];
+    if (!Array.isArray(families) || families.some((f) => f !== 4 && f !== 6)) fail(`${where}.families`, "must be a list of 4 and 6");
+    const vrfs = (s.vrfs ?? [0]) as number[];
+    if (!Array.isArray(vrfs) || vrfs.some((v) => v !== 0)) fail(`${where}.vrfs`, "only VRF 0 is routed in this chassis");
+    const prefixes = (s.prefixes ?? []) as string[];
+    if (!Array.isArray(prefixes)) fail(`${where}.prefixes`, "must be a list of prefixes");
+    for (const p of prefixes) if (Prefix.parse(String(p)) instanceof ParseError) fail(`${where}.prefixes`, `${p} is not a prefix`);
+    return { families, vrfs, prefixes: prefixes.map(String) };
+  }
+}
+
+function record(v: unknown, file: string, where: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new TopologyError(`${file}: ${where}: must be a mapping`);
+  return v as Record<string, unknown>;
+}
