@@ -25,7 +25,8 @@ import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
-import { initialRoutes, sourceName, toChanges, Churn, type SourceConfig } from "./sources.ts";
+import { initialRoutes, nexthopId, sourceName, toChanges, Churn, type SourceConfig } from "./sources.ts";
+import { FpmSource } from "../sources/fpm.ts";
 import { pieces, Slicer } from "./slices.ts";
 
 export interface NodeOptions {
@@ -100,6 +101,7 @@ export class Node implements ServerHost, ClientHost {
   private readonly clients = new Set<ServerSession>();
   private readonly ownSources: SourceEntry[] = [];
   private readonly sourceRoutes = new Map<number, Change[]>();
+  private readonly fpmSources: FpmSource[] = [];
   private active: ClientSession | undefined;
   private failingOver: { from: string | null; detectMs: number; at: number; bytesOut: number } | undefined;
   private pendingResync: Resync | undefined;
@@ -137,6 +139,14 @@ export class Node implements ServerHost, ClientHost {
       };
       this.ownSources.push(entry);
       this.rib!.addSource(entry);
+      if (config.fpm) {
+        const fpm = new FpmSource((changes) => this.sourceChanged(entry.id, changes.map((c) => (c.nexthop === undefined ? { prefix: c.prefix } : { prefix: c.prefix, nh: nexthopId(c.nexthop, this.nexthops) }))),
+          (event, fields) => this.note(event, { source: entry.name, ...fields }));
+        const port = await fpm.listen(config.fpm.port, config.fpm.host);
+        this.fpmSources.push(fpm);
+        this.note("listening for zebra (FPM)", { source: entry.name, port });
+        continue;
+      }
       const started = performance.now();
       const changes = toChanges(initialRoutes(config), this.nexthops);
       this.sourceRoutes.set(entry.id, changes);
@@ -423,6 +433,11 @@ export class Node implements ServerHost, ClientHost {
     for (const s of this.sessions.values()) { bytesIn += s.link.counters.bytesIn; bytesOut += s.link.counters.bytesOut; badFrames += s.link.counters.badFrames; badMessages += s.link.counters.badMessages; }
     for (const c of this.clients) { bytesIn += c.link.counters.bytesIn; bytesOut += c.link.counters.bytesOut; badFrames += c.link.counters.badFrames; badMessages += c.link.counters.badMessages; backpressured += c.link.counters.backpressured; }
     Object.assign(counters, { bytesIn, bytesOut, badFrames, badMessages, backpressured });
+    for (const f of this.fpmSources) {
+      counters.fpmConnections = (counters.fpmConnections ?? 0) + f.counters.connections;
+      counters.fpmRoutes = (counters.fpmRoutes ?? 0) + f.counters.routes;
+      counters.fpmSwept = (counters.fpmSwept ?? 0) + f.counters.swept;
+    }
     return {
       id: this.id,
       role: this.role,
