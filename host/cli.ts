@@ -96,13 +96,15 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
     run: () => nodeCommand(),
   },
   bench: {
-    summary: "benchmarks: lookup, wire; JSON with --json",
-    usage: `fibcast bench [lookup] [wire] [--routes FILE] [--json] [--quick]
+    summary: "benchmarks: lookup, wire, program; JSON with --json",
+    usage: `fibcast bench [lookup] [wire] [program] [--routes FILE] [--json] [--quick]
 
   lookup         lookup, update and memory figures per family, against npm
                  longest-prefix-match in the same run
   wire           snapshot bytes per route against FRR's FPM, route encode and
                  decode rates, diff rate
+  program        the chassis as processes (2 RPs, 4 LCs, 8 NPUs over TCP): cold
+                 start, end-to-end programming rate, convergence under churn
                  (no name: all of them)
   --routes FILE  a route file instead of the real table (@ip-location-db/asn)
   --json         print JSON

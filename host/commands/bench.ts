@@ -6,6 +6,7 @@ import type { Route } from "../routefile.ts";
 import { readRoutesOrFail } from "../fib-from-file.ts";
 import { benchLookup } from "../../bench/lookup.ts";
 import { benchWire } from "../../bench/wire.ts";
+import { benchProgram } from "../../bench/program.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
 import { UsageError, type Context } from "../cli-support.ts";
 
@@ -15,23 +16,26 @@ export interface BenchArgs {
   quick: boolean;
 }
 
-const BENCHMARKS = ["lookup", "wire"];
+const BENCHMARKS = ["lookup", "wire", "program"];
 
 export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
   const unknown = names.filter((n) => !BENCHMARKS.includes(n));
   if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.join(", ")}`);
-  let routes: Route[];
-  if (args.routes) {
-    routes = readRoutesOrFail(args.routes);
-  } else {
-    routes = [...asnRoutes(4), ...asnRoutes(6)];
-    ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);
-  }
   const chosen = names.length > 0 ? names : BENCHMARKS;
+  let routes: Route[] = [];
+  if (chosen.includes("lookup") || chosen.includes("wire")) {
+    if (args.routes) {
+      routes = readRoutesOrFail(args.routes);
+    } else {
+      routes = [...asnRoutes(4), ...asnRoutes(6)];
+      ctx.log(`table: @ip-location-db/asn, ${routes.length} prefixes`);
+    }
+  }
   const calibration = cpuCalibration();
   const report: Record<string, unknown> = { machine: machine(), cpuCalibration: calibration };
   if (chosen.includes("lookup")) report.lookup = benchLookup(routes, { quick: args.quick, log: ctx.log });
   if (chosen.includes("wire")) report.wire = benchWire(routes, { quick: args.quick, log: ctx.log });
+  if (chosen.includes("program")) report.program = await benchProgram({ quick: args.quick, log: ctx.log });
   if (args.json) {
     await ctx.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -41,6 +45,14 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
           `(per-route ${(r.lookupsPerSecPerRoute / 1e6).toFixed(1)})  single ${(r.singleLookupsPerSec / 1e6).toFixed(1)} M/s  ` +
           `updates ${(r.updatesPerSec / 1e6).toFixed(2)} M/s  ${r.bytesPerRoute} B/route (total ${r.totalBytesPerRoute})  ` +
           `${r.speedupVsPeer}× longest-prefix-match\n`,
+      );
+    }
+    const p = report.program as Awaited<ReturnType<typeof benchProgram>> | undefined;
+    if (p) {
+      await ctx.write(
+        `program  ${p.routes[4] + p.routes[6]} routes, ${p.processes} processes  cold start ${p.coldStartMs} ms  ` +
+          `RP → LC → NPU ${(p.programRoutesPerSec / 1e6).toFixed(2)} M routes/s (${Math.round(p.programRoutesPerSec / p.sonicRoutesPerSec)}× SONiC)  ` +
+          `churn ${p.churn.rate}/s: converged ${p.churn.convergedAfterMs} ms after the last update\n`,
       );
     }
     for (const r of (report.wire as ReturnType<typeof benchWire>) ?? []) {
