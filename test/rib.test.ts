@@ -69,9 +69,12 @@ test("replacing a source's table changes only the difference", () => {
   const routes = ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24"].map((p, i) => ({ prefix: P(p), nh: i }));
   rib.update(1, routes);
   const again = encodeChanges(4, [routes[0], { prefix: routes[1].prefix, nh: 9 }, routes[2], { prefix: P("198.51.100.0/24"), nh: 1 }]);
-  const { delta, differences } = rib.replace(1, 4, again);
-  assert.is(differences, 2);
-  assert.equal(decodeRecords(4, delta[4]).map((c) => `${c.prefix} ${c.nh}`), ["10.1.0.0/16 9", "198.51.100.0/24 1"]);
+  const steps = rib.replace(1, 4, again, 1);
+  const changed: string[] = [];
+  let step = steps.next();
+  for (; !step.done; step = steps.next()) changed.push(...decodeRecords(4, step.value).map((c) => `${c.prefix} ${c.nh}`));
+  assert.is(step.value, 2);
+  assert.equal(changed, ["10.1.0.0/16 9", "198.51.100.0/24 1"]);
 });
 
 test("a subset holds what lies in its ranges and what covers them; its digest says the same", () => {

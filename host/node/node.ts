@@ -282,15 +282,15 @@ export class Node implements ServerHost, ClientHost {
     open.delete(key);
     const all = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-    const table = rib.table(m.snapshot)!;
-    const diff = table.diff(m.family, table.records(m.family), all);
     const slicer = new Slicer();
-    for (const piece of pieces(diff.changes, m.family === 4 ? 3 : 6)) {
-      this.publish(deltaOf(m.family, rib.updateRecords(m.snapshot, m.family, piece)));
+    const steps = rib.replace(m.snapshot, m.family, all);
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) {
+      this.publish(deltaOf(m.family, step.value));
       await slicer.turn();
     }
-    if (table.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
-    this.note("peer source synced", { source: info.name, family: m.family, differences: diff.changes.length / (m.family === 4 ? 3 : 6) });
+    if (rib.table(m.snapshot)!.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
+    this.note("peer source synced", { source: info.name, family: m.family, differences: step.value });
   }
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {

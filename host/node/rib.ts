@@ -9,17 +9,10 @@
 
 import { encodeChanges, decodeRecords, type Change, type Fib } from "../fib.ts";
 import type { Family, Prefix } from "../netip.ts";
+import type { SourceEntry } from "../wire/messages.ts";
 
-export interface SourceInfo {
-  /** Chassis-wide id: the origin route processor's index · 256 + the source's index there. */
-  id: number;
-  name: string;
-  protocol: string;
-  distance: number;
-  metric: number;
-  /** The route processor that runs it. */
-  origin: string;
-}
+/** A route source as the RIB ranks it (the same description peers exchange). */
+export type SourceInfo = SourceEntry;
 
 /** FIB changes per family, as sorted change records (see encodeChanges). */
 export interface FibDelta {
@@ -115,18 +108,19 @@ export class Rib {
 
   /**
    * Makes one family of a source exactly `records` (sorted change records, as a snapshot
-   * decodes), changing only the difference; returns the FIB changes and how many entries
-   * of the source differed.
+   * decodes), changing only the difference. The work comes in pieces, each yielding the
+   * FIB changes it caused, so a caller can let other work run between them; `differences`
+   * says how many entries of the source differed.
    */
-  replace(id: number, family: Family, records: Uint32Array): { delta: FibDelta; differences: number } {
+  *replace(id: number, family: Family, records: Uint32Array, piece = 16384): Generator<Uint32Array, number> {
     const source = this.sources.get(id);
     if (!source) throw new RangeError(`no source ${id}`);
+    const words = family === 4 ? 3 : 6;
     const diff = source.table.diff(family, source.table.records(family), records);
-    const changes = decodeRecords(family, diff.changes);
-    source.table.applyRecords(family, diff.changes);
-    const delta = emptyDelta();
-    delta[family] = this.reselect(family, changes.map((c) => c.prefix));
-    return { delta, differences: changes.length };
+    for (let at = 0; at < diff.changes.length; at += piece * words) {
+      yield this.updateRecords(id, family, diff.changes.subarray(at, at + piece * words));
+    }
+    return diff.changes.length / words;
   }
 
   /** The FIB entries of these prefixes (sorted) brought to their best paths; the changes, as records. */
