@@ -51,7 +51,12 @@ export async function benchProgram(options: { quick?: boolean; log?: (s: string)
     const reply = await chassis.request("rp0", "churn", { updates: rate * seconds, rate, seed: 1 }, 600000);
     if (reply.error) throw new Error(String(reply.error));
     const sent = performance.now();
-    while (await divergence(chassis)) await new Promise((r) => setTimeout(r, 5));
+    let why = await divergence(chassis);
+    while (why && performance.now() - sent < 60000) {
+      await new Promise((r) => setTimeout(r, 5));
+      why = await divergence(chassis);
+    }
+    if (why) throw new Error(`not converged 60 s after the last churn update: ${why} (node logs in ${chassis.logDir})`);
     const after = performance.now() - sent;
     log(`churn ${rate}/s for ${seconds} s: converged ${Math.round(after)} ms after the last update`);
     return {
