@@ -154,14 +154,30 @@ function upperBound(family: Family, records: Uint32Array, from: number, to: numb
   return lo * words;
 }
 
+/** The prefix of the change record at word w. */
+export function recordPrefix(family: Family, records: Uint32Array, w: number): Prefix {
+  const len = (records[w] >>> 8) & 255;
+  const addr = family === 4 ? Addr.v4(records[w + 1]) : Addr.v6(records[w + 1], records[w + 2], records[w + 3], records[w + 4]);
+  return Prefix.from(addr, len) as Prefix;
+}
+
+/** The change records for which `keep(word)` holds, in their order (the same array if all do). */
+export function selectRecords(family: Family, records: Uint32Array, keep: (w: number) => boolean): Uint32Array {
+  const words = recordWords(family);
+  const kept: number[] = [];
+  for (let w = 0; w < records.length; w += words) if (keep(w)) kept.push(w);
+  if (kept.length * words === records.length) return records;
+  const out = new Uint32Array(kept.length * words);
+  kept.forEach((w, i) => out.set(records.subarray(w, w + words), i * words));
+  return out;
+}
+
 /** The changes in change records (the inverse of encodeChanges). */
 export function decodeRecords(family: Family, records: Uint32Array): Change[] {
   const words = recordWords(family);
   const out: Change[] = [];
   for (let w = 0; w < records.length; w += words) {
-    const len = (records[w] >>> 8) & 255;
-    const addr = family === 4 ? Addr.v4(records[w + 1]) : Addr.v6(records[w + 1], records[w + 2], records[w + 3], records[w + 4]);
-    const prefix = Prefix.from(addr, len) as Prefix;
+    const prefix = recordPrefix(family, records, w);
     out.push((records[w] & 255) === 2 ? { prefix } : { prefix, nh: records[w + words - 1] });
   }
   return out;

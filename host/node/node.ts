@@ -14,12 +14,12 @@
 //
 // Links are made by the process around the node (main.ts): the node gets FramedLinks.
 
-import { Fib, type Change } from "../fib.ts";
+import { Fib, selectRecords, type Change } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import type { Message, NextHopEntry, Role, SourceEntry, Subset } from "../wire/messages.ts";
-import { nexthopsMessages, snapshotMessages, updateMessages, type AssembledSnapshot } from "../wire/snapshot.ts";
+import { nexthopsMessages, snapshotMessages, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
 import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
@@ -238,7 +238,8 @@ export class Node implements ServerHost, ClientHost {
 
   private readonly peerNexthops = new WeakMap<object, number>();
 
-  private readonly peerSnapshots = new Map<object, Map<string, Uint32Array[]>>();
+  /** Snapshots of peers' source tables being received, per peer link. */
+  private readonly peerSnapshots = new Map<object, SnapshotAssembler>();
 
   peerMessage(from: ServerSession | ClientSession, m: Message): void | Promise<void> {
     const rib = this.rib!;
@@ -267,30 +268,20 @@ export class Node implements ServerHost, ClientHost {
     const rib = this.rib!;
     const info = rib.info(m.snapshot);
     if (!info || info.origin === this.id) return;
-    const key = `${m.snapshot}/${m.family}`;
-    const open = this.peerSnapshots.get(from) ?? new Map<string, Uint32Array[]>();
-    this.peerSnapshots.set(from, open);
-    if (m.type === "snapshotBegin") { open.set(key, []); return; }
-    const parts = open.get(key);
-    if (!parts) return;
-    if (m.type === "snapshotChunk") {
-      const records = this.decoder.decodeRoutes(m.family, m.data, m.count, false);
-      if (records instanceof Error) { open.delete(key); this.note("peer snapshot refused", { source: info.name, reason: records.message }); return; }
-      parts.push(records);
-      return;
-    }
-    open.delete(key);
-    const all = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+    const assembler = this.peerSnapshots.get(from) ?? new SnapshotAssembler(this.decoder);
+    this.peerSnapshots.set(from, assembler);
+    const got = assembler.feed(m);
+    if (got === undefined) return;
+    if (got instanceof SnapshotError) return this.note("peer snapshot refused", { source: info.name, reason: got.message });
     const slicer = new Slicer();
-    const steps = rib.replace(m.snapshot, m.family, all);
+    const steps = rib.replace(got.snapshot, got.family, got.records);
     let step = steps.next();
     for (; !step.done; step = steps.next()) {
-      this.publish(deltaOf(m.family, step.value));
+      this.publish(deltaOf(got.family, step.value));
       await slicer.turn();
     }
-    if (rib.table(m.snapshot)!.digest(m.family) !== m.digest) this.note("peer snapshot digest differs", { source: info.name, family: m.family });
-    this.note("peer source synced", { source: info.name, family: m.family, differences: step.value });
+    if (rib.table(got.snapshot)!.digest(got.family) !== got.digest) this.note("peer snapshot digest differs", { source: info.name, family: got.family });
+    this.note("peer source synced", { source: info.name, family: got.family, differences: step.value });
   }
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
@@ -406,16 +397,9 @@ export class Node implements ServerHost, ClientHost {
     if (records.length === 0) return 0;
     const words = family === 4 ? 3 : 6;
     const ok = this.fib.applyRecords(family, records);
-    let out = records;
-    if (ok * words !== records.length) {
-      // Keep what took: a route the card could not hold goes no further (counted).
-      const kept: number[] = [];
-      for (let w = 0; w < records.length; w += words) if (((records[w] >>> 16) & 255) === 0) kept.push(w);
-      this.counters.refused += records.length / words - kept.length;
-      out = new Uint32Array(kept.length * words);
-      kept.forEach((w, i) => out.set(records.subarray(w, w + words), i * words));
-    }
-    this.publish(deltaOf(family, out));
+    // Only what took goes on: a route the card could not hold goes no further (counted).
+    this.counters.refused += records.length / words - ok;
+    this.publish(deltaOf(family, ok * words === records.length ? records : selectRecords(family, records, (w) => ((records[w] >>> 16) & 255) === 0)));
     return ok;
   }
 

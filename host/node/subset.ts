@@ -7,9 +7,9 @@
 // lookups in the range where nothing more specific does, so a card serving the range
 // needs it. Ranges nested in other ranges add nothing and are dropped.
 
-import { recordWords, type Fib } from "../fib.ts";
+import { recordPrefix, selectRecords, type Fib } from "../fib.ts";
 import { routeHash } from "../digest.ts";
-import { Addr, Prefix, type Family } from "../netip.ts";
+import { Prefix, type Family } from "../netip.ts";
 import type { Subset } from "../wire/messages.ts";
 
 const M64 = (1n << 64n) - 1n;
@@ -50,17 +50,10 @@ export function filterRecords(s: Subset, family: Family, records: Uint32Array): 
   if (!s.families.includes(family)) return records.subarray(0, 0);
   const ranges = rangesOf(s, family);
   if (ranges === undefined) return records;
-  const words = recordWords(family);
-  const keep: number[] = [];
-  for (let w = 0; w < records.length; w += words) {
-    const len = (records[w] >>> 8) & 255;
-    const addr = family === 4 ? Addr.v4(records[w + 1]) : Addr.v6(records[w + 1], records[w + 2], records[w + 3], records[w + 4]);
-    const p = Prefix.from(addr, len) as Prefix;
-    if (ranges.some((r) => r.overlaps(p))) keep.push(w);
-  }
-  const out = new Uint32Array(keep.length * words);
-  keep.forEach((w, i) => out.set(records.subarray(w, w + words), i * words));
-  return out;
+  return selectRecords(family, records, (w) => {
+    const p = recordPrefix(family, records, w);
+    return ranges.some((r) => r.overlaps(p));
+  });
 }
 
 /** The digest of the part of `fib` the subset holds, per family asked for. */
