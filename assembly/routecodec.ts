@@ -320,6 +320,9 @@ export function decodeRoutes(family: u32, input: usize, len: u32, count: u32, ou
     // A prefix inside the previous one, at its very start and no longer, is the same prefix.
     if (within && gapHi == 0 && gapLo == 0 && <u32>prevLen == plen) return ERR_ORDER;
     if (within && !samePrefix(ah, al, prevHi, prevLo, width - <u32>prevLen)) return ERR_ORDER;
+    // Inside the previous prefix but not said so: the encoder would have (this also catches
+    // a placement that wrapped past the end of a default route).
+    if (!within && prevLen >= 0 && <u32>prevLen <= plen && samePrefix(ah, al, prevHi, prevLo, width - <u32>prevLen)) return ERR_NONCANONICAL;
     let op = OP_SET;
     let nh = prevNh;
     if (head & 0x80) {

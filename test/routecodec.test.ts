@@ -82,6 +82,13 @@ test("only the canonical encoding decodes: whatever decodes re-encodes to the sa
   assert.is(reason([0x40 | 0x20 | 16, 0x94, 0x00, 1], 1), noncanonical);      // a padded varint
   assert.is(reason([0x40 | 16, 0x81, 0x00], 1), noncanonical);                // a padded next hop
   assert.is(reason([0x40 | 16, 1, 0x40, 1], 2), noncanonical);                // the same next hop again
+  // After the IPv6 default route, a placement that does not say "inside" wraps round the
+  // end of the space back into it: refused (found by the property below).
+  const v6 = encodeChanges(6, [{ prefix: Prefix.mustParse("::/0"), nh: 128 }, { prefix: Prefix.mustParse("6644::/128"), nh: 0 }]);
+  const wrapped = fib.encodeRoutes(6, v6, 1024).bytes.slice();
+  assert.is(wrapped[5], 0x81, "the second route's placement starts gap 0, inside");
+  wrapped[5] = 0x9c;
+  assert.is((fib.decodeRoutes(6, wrapped, 2, false) as RouteCodecError).message, noncanonical);
   for (const family of [4, 6] as const) {
     const route = fc.tuple(fc.array(word, { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: family === 4 ? 32 : 128 }), fc.integer({ min: 0, max: 300 }), fc.boolean());
     fc.assert(fc.property(fc.array(route, { minLength: 1, maxLength: 40 }), fc.nat(), fc.nat(255), (raw, at, value) => {
