@@ -7,7 +7,8 @@
 //
 // When zebra reconnects it sends its whole RIB again. That is turned into a difference:
 // routes re-sent unchanged change nothing downstream, and routes not re-sent within
-// RESEND_QUIET_MS of zebra's last message are withdrawn (mark and sweep).
+// RESEND_QUIET_MS of zebra's last message are withdrawn (mark and sweep; until then the
+// old routes keep forwarding).
 
 import { createServer, type Server, type Socket } from "node:net";
 import { Prefix } from "../netip.ts";
@@ -20,7 +21,12 @@ export interface NamedChange {
 }
 
 const MAIN_TABLE = 254;
-const RESEND_QUIET_MS = 500;
+/**
+ * How long zebra may stay silent after reconnecting before what it has not sent again is
+ * withdrawn. zebra marks no end of its re-send, and daemons such as staticd reconnect to it
+ * and push their routes a little after it comes up: so a hold time, as graceful restart has.
+ */
+const RESEND_QUIET_MS = 3000;
 
 export class FpmSource {
   readonly counters = { connections: 0, routes: 0, withdrawn: 0, otherTables: 0, swept: 0 };
@@ -57,8 +63,11 @@ export class FpmSource {
   private connected(socket: Socket): void {
     this.counters.connections++;
     this.decoder = new FpmDecoder();
-    // Everything held is stale until zebra sends it again.
+    // Everything held is stale until zebra sends it again. Next-hop ids are the old zebra's:
+    // the new one numbers its objects afresh, so held routes no longer follow them.
     this.stale = new Set(this.routes.keys());
+    this.objects.clear();
+    for (const r of this.routes.values()) delete r.nhId;
     this.log("zebra connected", { routesHeld: this.routes.size });
     socket.on("data", (chunk: Buffer) => {
       for (const e of this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) this.event(e);
