@@ -18,7 +18,7 @@ import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 2;
+const ABI_VERSION: u32 = 3;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -85,6 +85,20 @@ export function get4(addr: u32, len: u32): u32 {
 
 export function get6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32): u32 {
   return tableGet(T6, words(w0, w1), words(w2, w3), len);
+}
+
+/**
+ * For n change records at `p`: overwrites each record's next hop with the one stored for
+ * exactly its prefix, or noRoute() (the op word is left as it is). One call for what would
+ * be n get4/get6 calls: how a route processor compares its sources over many prefixes.
+ */
+export function getRecords(family: u32, p: usize, n: u32): void {
+  const t = tableOf(family);
+  const size = recordSize(family);
+  const nhAt = size - 4;
+  for (let i: u32 = 0; i < n; i++, p += size) {
+    store<u32>(p + nhAt, tableGet(t, recordHi(p, family), recordLo(p, family), recordLen(p)));
+  }
 }
 
 export function lookup4(addr: u32): u32 {

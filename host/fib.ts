@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -73,6 +73,7 @@ interface Exports {
   lookup4Batch(input: number, output: number, n: number): void;
   lookup6Batch(input: number, output: number, n: number): void;
   apply(family: number, p: number, n: number): number;
+  getRecords(family: number, p: number, n: number): void;
   clear(family: number): void;
   count(family: number): number;
   refused(family: number): number;
@@ -93,7 +94,7 @@ interface Exports {
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
-  "lookup4Batch", "lookup6Batch", "apply", "clear", "count", "refused", "digest", "stats",
+  "lookup4Batch", "lookup6Batch", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
 ];
 
@@ -132,6 +133,51 @@ export function encodeChanges(family: Family, changes: readonly Change[]): Uint3
   }
   return out;
 }
+
+/**
+ * Change records in prefix order (address, then length), one per prefix: where a prefix
+ * appears more than once the last change wins, as if they were applied in order. A stable
+ * LSD radix sort over 16-bit digits (digits equal in every record are skipped), so a
+ * million records take milliseconds; returns a new array.
+ */
+export function sortRecords(family: Family, records: Uint32Array): Uint32Array {
+  const words = recordWords(family);
+  const n = records.length / words;
+  let order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let spare = new Uint32Array(n);
+  const digits = new Uint16Array(n);
+  const counts = new Uint32Array(RADIX + 1);
+  // Sorts `order` by digits[record], stably; skipped when every record has the same digit.
+  const pass = () => {
+    counts.fill(0);
+    for (let r = 0; r < n; r++) counts[digits[r] + 1]++;
+    if (counts[digits[0] + 1] === n) return;
+    for (let d = 1; d <= RADIX; d++) counts[d] += counts[d - 1];
+    for (let i = 0; i < n; i++) spare[counts[digits[order[i]]]++] = order[i];
+    [order, spare] = [spare, order];
+  };
+  for (let r = 0, w = 0; r < n; r++, w += words) digits[r] = (records[w] >>> 8) & 255;
+  pass();
+  for (let k = words - 2; k >= 1; k--) {
+    for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+      for (let r = 0, w = k; r < n; r++, w += words) digits[r] = (records[w] >>> shift) & (RADIX - 1);
+      pass();
+    }
+  }
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    if (i + 1 < n && compareRecords(family, records, order[i] * words, records, order[i + 1] * words) === 0) continue;
+    order[kept++] = order[i];
+  }
+  const out = new Uint32Array(kept * words);
+  for (let i = 0, w = 0; i < kept; i++) for (let from = order[i] * words, end = from + words; from < end; ) out[w++] = records[from++];
+  return out;
+}
+
+/** Digits of the radix sort: small enough that the counts and the write positions stay in cache. */
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
 
 /** Prefix order of record at word i of `a` against record at word j of `b`: address, then length. */
 function compareRecords(family: Family, a: Uint32Array, i: number, b: Uint32Array, j: number): number {
@@ -368,6 +414,25 @@ export class Fib {
       part.set(this.u32.subarray(at, at + part.length));
     }
     return ok;
+  }
+
+  /**
+   * The next hop stored for exactly the prefix of each change record (NO_ROUTE where none),
+   * one per record: the batch form of get().
+   */
+  getRecords(family: Family, records: Uint32Array): Uint32Array {
+    const words = recordWords(family);
+    const chunk = Math.floor(this.ioBytes / (4 * words)) * words;
+    const at = this.io >>> 2;
+    const out = new Uint32Array(records.length / words);
+    for (let i = 0; i < records.length; i += chunk) {
+      const part = records.subarray(i, Math.min(records.length, i + chunk));
+      this.views();
+      this.u32.set(part, at);
+      this.x.getRecords(family, this.io, part.length / words);
+      for (let w = words - 1, k = i / words; w < part.length; w += words, k++) out[k] = this.u32[at + w];
+    }
+    return out;
   }
 
   /**

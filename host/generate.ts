@@ -7,8 +7,15 @@
 // allocations in order, a few big providers announce most prefixes, and a fifth of the
 // prefixes are more-specifics of earlier ones (deaggregation). So the table clusters and
 // nests as a BGP table does. Next hops come from a pool of gateway addresses.
+//
+// Arithmetic is on plain numbers, which is what makes a million prefixes take a fraction of
+// a second: an address is its top two 32-bit words, and a position inside an allocation is
+// an offset in units of 2^-64 of the address space (an IPv4 address's value × 2^32). Such
+// an offset has at most (length − allocation length) significant bits, under 53 for every
+// length up to /64, so doubles hold it exactly. Longer IPv6 prefixes are placed as their
+// /64, with random low words.
 
-import { Addr, Family, Prefix } from "./netip.ts";
+import { Addr, Prefix, type Family } from "./netip.ts";
 import { Random } from "./random.ts";
 import type { Route } from "./routefile.ts";
 
@@ -31,8 +38,33 @@ export interface GenerateOptions {
   nexthops?: number;
 }
 
+/**
+ * A generated table in compact form: prefix i is words[4i..4i+3] (IPv4: the first word) /
+ * lens[i], next hop pool[nexthops[i]]. In the order generated, not sorted.
+ */
+export interface GeneratedTable {
+  family: Family;
+  count: number;
+  words: Uint32Array;
+  lens: Uint8Array;
+  nexthops: Uint16Array;
+  pool: string[];
+}
+
 /** A table of exactly `routes` distinct prefixes. */
 export function generateRoutes(options: GenerateOptions): Route[] {
+  const t = generateTable(options);
+  const out: Route[] = new Array(t.count);
+  for (let i = 0; i < t.count; i++) {
+    const w = t.words;
+    const addr = t.family === 4 ? Addr.v4(w[4 * i]) : Addr.v6(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
+    out[i] = { prefix: Prefix.from(addr, t.lens[i]) as Prefix, nexthop: t.pool[t.nexthops[i]] };
+  }
+  return out;
+}
+
+/** The same table as generateRoutes, without an object per route. */
+export function generateTable(options: GenerateOptions): GeneratedTable {
   const { family, routes: n } = options;
   const rnd = new Random(options.seed ?? 1);
   const mix = family === 4 ? MIX4 : MIX6;
@@ -45,41 +77,61 @@ export function generateRoutes(options: GenerateOptions): Route[] {
   );
 
   const [allocMin, allocMax] = family === 4 ? [16, 20] : [29, 32];
-  const width = family === 4 ? 32 : 128;
-  const registries = (family === 4 ? REGISTRIES4 : REGISTRIES6).map((text) => {
-    const p = Prefix.mustParse(text);
-    return { start: toBig(p.addr), size: 1n << BigInt(width - p.len), len: p.len, next: 0n };
-  });
-  const providers: Provider[] = [];
+  const registries = (family === 4 ? REGISTRIES4 : REGISTRIES6).map((text) => block(Prefix.mustParse(text)));
+  const providers: Block[] = [];
   const providerCount = Math.max(1, Math.ceil(n / (family === 4 ? 24 : 5)));
   while (providers.length < providerCount) {
     const len = allocMin + rnd.below(allocMax - allocMin + 1);
-    const start = assign(registries[rnd.below(registries.length)], len, width, rnd);
-    if (start !== undefined) providers.push({ start, size: 1n << BigInt(width - len), len, next: 0n });
+    const registry = registries[rnd.below(registries.length)];
+    const at = assign(registry, len, rnd);
+    if (at === undefined) continue;
+    const [w0, w1] = offsetFrom(registry, at);
+    providers.push({ w0, w1, len, size: 2 ** (64 - len), next: 0 });
   }
 
-  const seen = new Set<string>();
-  const placed: Prefix[] = [];
-  const out: Route[] = [];
-  while (out.length < n) {
+  // A full provider passes its share to the next one that has room.
+  const open = new OpenSet(providers.length);
+  const table: GeneratedTable = { family, count: 0, words: new Uint32Array(4 * n), lens: new Uint8Array(n), nexthops: new Uint16Array(n), pool };
+  const seen = new PrefixSet(table);
+  const placed = new Int32Array(n);
+  let parents = 0;
+  const nestedBelow = family === 4 ? 24 : 48;
+  const w = table.words;
+  while (table.count < n) {
     const len = lens[rnd.pick(cumulative)];
-    let addr: Addr;
-    const parent = placed.length > 0 && rnd.float() < 0.2 ? placed[rnd.below(placed.length)] : undefined;
-    const provider = providers[Math.floor(providers.length * rnd.float() ** 3)];
-    if (parent && parent.len < len) addr = fromBig(toBig(parent.addr) + skewedBlock(parent.len, len, width, rnd), family);
-    else if (provider.len <= len && rnd.float() < 0.95) {
-      const assigned = assign(provider, len, width, rnd);
-      if (assigned === undefined) continue;
-      addr = fromBig(assigned, family);
-    } else addr = anywhere(family, rnd);
-    const prefix = Prefix.from(addr, len) as Prefix;
-    const key = prefix.toString();
-    if (seen.has(key)) continue;
-    seen.add(key);
-    if (len < (family === 4 ? 24 : 48)) placed.push(prefix);
-    out.push({ prefix, nexthop: pool[rnd.below(pool.length)] });
+    // Where the prefix (or its /64) goes: inside an earlier prefix, in a provider's allocation, or anywhere.
+    const top = Math.min(len, 64);
+    const parent = parents > 0 && rnd.float() < 0.2 ? placed[rnd.below(parents)] : -1;
+    const pick = open.find(Math.floor(providers.length * rnd.float() ** 3));
+    const provider = providers[pick] as Block | undefined;
+    const i = table.count;
+    if (parent >= 0 && table.lens[parent] < len) {
+      const plen = table.lens[parent];
+      const offset = Math.floor(2 ** (top - plen) * rnd.float() ** 6) * 2 ** (64 - top);
+      [w[4 * i], w[4 * i + 1]] = offsetFrom({ w0: w[4 * parent], w1: w[4 * parent + 1] }, offset);
+    } else if (provider && provider.len <= len && rnd.float() < 0.95) {
+      const at = assign(provider, top, rnd);
+      if (at === undefined) {
+        open.close(pick);
+        continue;
+      }
+      [w[4 * i], w[4 * i + 1]] = offsetFrom(provider, at);
+    } else {
+      // Anywhere a registry hands out (masked below).
+      const r = registries[rnd.below(registries.length)];
+      w[4 * i] = r.w0 | (rnd.u32() & (0xffffffff >>> r.len));
+      w[4 * i + 1] = family === 4 ? 0 : r.len > 32 ? r.w1 | (rnd.u32() & (0xffffffff >>> (r.len - 32))) : rnd.u32();
+    }
+    w[4 * i + 2] = len > 64 ? rnd.u32() : 0;
+    w[4 * i + 3] = len > 64 ? rnd.u32() : 0;
+    maskWords(w, 4 * i, len);
+    table.lens[i] = len;
+    if (!seen.add(i)) continue;
+    table.nexthops[i] = rnd.below(pool.length);
+    table.count++;
+    if (len < nestedBelow) placed[parents++] = i;
   }
-  return out;
+  return table;
 }
 
 // Where registries allocate from: the unicast /8s (less 10/8 and 127/8), and the regional
@@ -87,43 +139,91 @@ export function generateRoutes(options: GenerateOptions): Route[] {
 const REGISTRIES4 = Array.from({ length: 223 }, (_, i) => i + 1).filter((o) => o !== 10 && o !== 127).map((o) => `${o}.0.0.0/8`);
 const REGISTRIES6 = ["2001:200::/23", "2400::/12", "2600::/12", "2800::/12", "2a00::/12", "2c00::/12"];
 
-/** An allocation and how far its provider has assigned it (offsets from its start). */
-interface Provider {
-  start: bigint;
-  size: bigint;
+const TWO32 = 2 ** 32;
+
+/** An allocation (a registry's or a provider's) and how far it is handed out: offsets in units of 2^-64 of the space. */
+interface Block {
+  w0: number;
+  w1: number;
   len: number;
-  next: bigint;
+  size: number;
+  next: number;
 }
 
-/** The next free block of length len in the provider's allocation (now and then past a gap), or undefined when full. */
-function assign(p: Provider, len: number, width: number, rnd: Random): bigint | undefined {
-  const block = 1n << BigInt(width - len);
-  let at = ((p.next + block - 1n) / block) * block;
-  if (rnd.float() < 0.1) at += block * BigInt(1 + rnd.below(8));
-  if (at + block > p.size) return undefined;
-  p.next = at + block;
-  return p.start + at;
+function block(p: Prefix): Block {
+  return { w0: p.addr.w0, w1: p.addr.w1, len: p.len, size: 2 ** (64 - p.len), next: 0 };
 }
 
-/** The offset of a block of length len inside a prefix of length plen, skewed towards the front. */
-function skewedBlock(plen: number, len: number, width: number, rnd: Random): bigint {
-  const blocks = 2 ** (len - plen);
-  return BigInt(Math.floor(blocks * rnd.float() ** 6)) << BigInt(width - len);
+/** The offset of the next free block of length len (≤ 64) in an allocation (now and then past a gap), or undefined when full. */
+function assign(p: Block, len: number, rnd: Random): number | undefined {
+  const size = 2 ** (64 - len);
+  let at = Math.ceil(p.next / size) * size;
+  if (rnd.float() < 0.1) at += size * (1 + rnd.below(8));
+  if (at + size > p.size) return undefined;
+  p.next = at + size;
+  return at;
 }
 
-function toBig(a: Addr): bigint {
-  const v = (BigInt(a.w0) << 96n) | (BigInt(a.w1) << 64n) | (BigInt(a.w2) << 32n) | BigInt(a.w3);
-  return a.family === 4 ? v >> 96n : v;
+/** The top two words of the address `offset` past `base`. */
+function offsetFrom(base: { w0: number; w1: number }, offset: number): [number, number] {
+  const hi = Math.floor(offset / TWO32);
+  const lo = base.w1 + (offset - hi * TWO32);
+  const carry = lo >= TWO32 ? 1 : 0;
+  return [(base.w0 + hi + carry) >>> 0, (lo - carry * TWO32) >>> 0];
 }
 
-function fromBig(v: bigint, family: Family): Addr {
-  if (family === 4) return Addr.v4(Number(v));
-  const w = (i: number) => Number((v >> BigInt(96 - 32 * i)) & 0xffffffffn);
-  return Addr.v6(w(0), w(1), w(2), w(3));
+/** Clears the bits of the address at words[at..at+3] past the first len. */
+function maskWords(words: Uint32Array, at: number, len: number): void {
+  for (let k = 0; k < 4; k++) {
+    const keep = Math.max(0, Math.min(32, len - 32 * k));
+    words[at + k] = keep === 0 ? 0 : keep === 32 ? words[at + k] : words[at + k] & ~(0xffffffff >>> keep);
+  }
 }
 
-/** A random address in the unicast space: 1.0.0.0 – 223.255.255.255, or 2000::/4 (for the few prefixes placed anywhere). */
-function anywhere(family: Family, rnd: Random): Addr {
-  if (family === 4) return Addr.v4(((1 + rnd.below(223)) << 24) | (rnd.u32() & 0xffffff));
-  return Addr.v6(0x20000000 | (rnd.u32() & 0x0fffffff), rnd.u32(), rnd.u32(), rnd.u32());
+/** The prefixes of a table being generated, by index: open addressing over their words and length. */
+class PrefixSet {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  constructor(private readonly table: GeneratedTable) {
+    let size = 16;
+    while (size < table.lens.length * 2) size *= 2;
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+  }
+
+  /** Adds prefix i of the table; false if an equal prefix is already in. */
+  add(i: number): boolean {
+    const { words: w, lens } = this.table;
+    let h = lens[i];
+    for (let k = 0; k < 4; k++) h = Math.imul(h ^ w[4 * i + k], 0x9e3779b1) ^ (h >>> 15);
+    for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
+      const j = this.slots[s];
+      if (j < 0) {
+        this.slots[s] = i;
+        return true;
+      }
+      if (lens[j] === lens[i] && w[4 * j] === w[4 * i] && w[4 * j + 1] === w[4 * i + 1] && w[4 * j + 2] === w[4 * i + 2] && w[4 * j + 3] === w[4 * i + 3]) return false;
+    }
+  }
+}
+
+/** Indices 0..n-1, some closed: find(i) is the first open index at or after i (n when none). */
+class OpenSet {
+  private readonly next: Int32Array;
+
+  constructor(n: number) {
+    this.next = Int32Array.from({ length: n + 1 }, (_, i) => i);
+  }
+
+  find(i: number): number {
+    let root = i;
+    while (this.next[root] !== root) root = this.next[root];
+    while (this.next[i] !== root) [i, this.next[i]] = [this.next[i], root];
+    return root;
+  }
+
+  close(i: number): void {
+    this.next[i] = i + 1;
+  }
 }

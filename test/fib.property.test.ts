@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { Addr, type Family, Prefix } from "../host/netip.ts";
 import { ReferenceTable } from "../host/reference.ts";
 import { tableDigest } from "../host/digest.ts";
+import { encodeChanges, sortRecords, NO_ROUTE, type Change } from "../host/fib.ts";
 import { newFib } from "./support.ts";
 
 interface Op {
@@ -62,6 +63,9 @@ function run(family: Family, anchors: Addr[], sequence: Op[]): void {
     }
     for (const addr of edges(p)) assert.is(fib.lookup(addr), golden.lookup(addr), `after ${op.remove ? "remove" : "set"} ${p}: lookup ${addr}`);
   }
+  // The batch exact match answers as get() does, record by record.
+  const asked = encodeChanges(family, touched.map((prefix) => ({ prefix })));
+  assert.equal([...fib.getRecords(family, asked)], touched.map((p) => golden.get(p) ?? NO_ROUTE));
   for (const p of touched) {
     assert.is(fib.get(p), golden.get(p), `get ${p}`);
     for (const addr of edges(p)) assert.is(fib.lookup(addr), golden.lookup(addr), `lookup ${addr}`);
@@ -88,6 +92,24 @@ test("IPv4: random nested tables and change sequences agree with the golden tabl
 
 test("IPv6: random nested tables and change sequences agree with the golden table", () => {
   fc.assert(fc.property(anchors6, ops(128), (anchors, sequence) => run(6, anchors, sequence)), { numRuns: 300 });
+});
+
+test("sortRecords orders by prefix and keeps the last change of each, as applying in order would", () => {
+  for (const [family, anchors, maxLen] of [[4, anchors4, 32], [6, anchors6, 128]] as const) {
+    fc.assert(
+      fc.property(anchors, ops(maxLen), (as, sequence) => {
+        const changes: Change[] = sequence.map((op) => {
+          const a = as[op.anchor % as.length];
+          const prefix = Prefix.from(a, Math.min(op.len, a.bitLen)) as Prefix;
+          return op.remove ? { prefix } : { prefix, nh: op.nh };
+        });
+        const last = new Map(changes.map((c) => [c.prefix.toString(), c]));
+        const expected = [...last.values()].sort((x, y) => x.prefix.compare(y.prefix));
+        assert.equal([...sortRecords(family, encodeChanges(family, changes))], [...encodeChanges(family, expected)]);
+      }),
+      { numRuns: 200 },
+    );
+  }
 });
 
 test("batch lookups answer as single lookups on random tables", () => {

@@ -14,7 +14,7 @@
 //
 // Links are made by the process around the node (main.ts): the node gets FramedLinks.
 
-import { Fib, selectRecords, type Change } from "../fib.ts";
+import { Fib, encodeChanges, recordWords, selectRecords } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
@@ -25,7 +25,7 @@ import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
-import { initialRoutes, nexthopId, sourceName, toChanges, Churn, type SourceConfig } from "./sources.ts";
+import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
 import { FpmSource } from "../sources/fpm.ts";
 import { pieces, Slicer } from "./slices.ts";
 
@@ -100,7 +100,7 @@ export class Node implements ServerHost, ClientHost {
   private readonly sessions = new Map<string, ClientSession>();
   private readonly clients = new Set<ServerSession>();
   private readonly ownSources: SourceEntry[] = [];
-  private readonly sourceRoutes = new Map<number, Change[]>();
+  private readonly sourceRoutes = new Map<number, FibDelta>();
   private readonly fpmSources: FpmSource[] = [];
   private active: ClientSession | undefined;
   private failingOver: { from: string | null; detectMs: number; at: number; bytesOut: number } | undefined;
@@ -140,34 +140,40 @@ export class Node implements ServerHost, ClientHost {
       this.ownSources.push(entry);
       this.rib!.addSource(entry);
       if (config.fpm) {
-        const fpm = new FpmSource((changes) => this.sourceChanged(entry.id, changes.map((c) => (c.nexthop === undefined ? { prefix: c.prefix } : { prefix: c.prefix, nh: nexthopId(c.nexthop, this.nexthops) }))),
-          (event, fields) => this.note(event, { source: entry.name, ...fields }));
+        const fpm = new FpmSource((changes) => {
+          for (const family of [4, 6] as const) {
+            const own = changes.filter((c) => c.prefix.family === family);
+            if (own.length > 0) this.sourceChanged(entry.id, family, encodeChanges(family, own.map((c) => ({ prefix: c.prefix, nh: c.nexthop === undefined ? undefined : nexthopId(c.nexthop, this.nexthops) }))));
+          }
+        }, (event, fields) => this.note(event, { source: entry.name, ...fields }));
         const port = await fpm.listen(config.fpm.port, config.fpm.host);
         this.fpmSources.push(fpm);
         this.note("listening for zebra (FPM)", { source: entry.name, port });
         continue;
       }
       const started = performance.now();
-      const changes = toChanges(initialRoutes(config), this.nexthops);
-      this.sourceRoutes.set(entry.id, changes);
-      for (let at = 0; at < changes.length; at += 65536) {
-        this.rib!.update(entry.id, changes.slice(at, at + 65536));
-        await slicer.turn();
+      const table = initialRecords(config, this.nexthops);
+      this.sourceRoutes.set(entry.id, table);
+      for (const family of [4, 6] as const) {
+        for (const piece of pieces(table[family], recordWords(family), 65536)) {
+          this.rib!.updateRecords(entry.id, family, piece);
+          await slicer.turn();
+        }
       }
-      this.note("source loaded", { source: entry.name, routes: changes.length, ms: Math.round(performance.now() - started) });
+      this.note("source loaded", { source: entry.name, routes: table[4].length / 3 + table[6].length / 6, ms: Math.round(performance.now() - started) });
     }
   }
 
-  /** Changes from one of this route processor's own sources (FPM, churn). */
-  sourceChanged(sourceId: number, changes: readonly Change[]): void {
-    const { delta, applied } = this.rib!.update(sourceId, changes);
-    this.publish(delta);
-    for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, applied);
+  /** Changes (change records in the order made) from one of this route processor's own sources (FPM, churn). */
+  sourceChanged(sourceId: number, family: Family, records: Uint32Array): void {
+    const { delta, applied } = this.rib!.change(sourceId, family, records);
+    this.publish(deltaOf(family, delta));
+    for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, deltaOf(family, applied));
   }
 
   /** Churns `updates` changes over the node's first loaded source at `rate` a second; resolves when done. */
   async churn(updates: number, rate: number, seed = 1): Promise<number> {
-    const source = this.ownSources.find((s) => (this.sourceRoutes.get(s.id)?.length ?? 0) > 0);
+    const source = this.ownSources.find((s) => { const t = this.sourceRoutes.get(s.id); return t !== undefined && t[4].length + t[6].length > 0; });
     if (!source) throw new Error(`${this.id} has no loaded source to churn`);
     const churn = new Churn(this.sourceRoutes.get(source.id)!, seed);
     const tickMs = 10;
@@ -176,7 +182,8 @@ export class Node implements ServerHost, ClientHost {
     while (sent < updates) {
       const due = Math.min(updates, Math.ceil(((performance.now() - started + tickMs) / 1000) * rate));
       if (due > sent) {
-        this.sourceChanged(source.id, churn.next(due - sent));
+        const changes = churn.next(due - sent);
+        for (const family of [4, 6] as const) if (changes[family].length > 0) this.sourceChanged(source.id, family, changes[family]);
         sent = due;
       }
       await new Promise((r) => setTimeout(r, tickMs));

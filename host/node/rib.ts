@@ -6,9 +6,11 @@
 // Best path per prefix: the lowest administrative distance, then the lowest metric, then
 // the source name, so every route processor picks the same. A change in a source touches
 // only its prefixes; the FIB changes that result come back sorted, ready for the wire.
+// Everything goes through change records in batches: the best path of a batch of prefixes
+// is one exact-match pass per source table and one over the FIB, all in WASM.
 
-import { encodeChanges, decodeRecords, type Change, type Fib } from "../fib.ts";
-import type { Family, Prefix } from "../netip.ts";
+import { encodeChanges, recordWords, sortRecords, NO_ROUTE, type Change, type Fib } from "../fib.ts";
+import type { Family } from "../netip.ts";
 import type { SourceEntry } from "../wire/messages.ts";
 
 /** A route source as the RIB ranks it (the same description peers exchange). */
@@ -50,11 +52,7 @@ export class Rib {
     if (!known) return emptyDelta();
     // Re-ranked: every prefix of the source may have a new best path.
     const delta = emptyDelta();
-    for (const family of [4, 6] as const) {
-      const prefixes: Prefix[] = [];
-      for (const [p] of source.table.routes(family)) prefixes.push(p);
-      delta[family] = this.reselect(family, prefixes);
-    }
+    for (const family of [4, 6] as const) delta[family] = this.reselect(family, source.table.records(family));
     return delta;
   }
 
@@ -77,33 +75,29 @@ export class Rib {
    * as sorted records (what its peers are sent).
    */
   update(id: number, changes: readonly Change[]): { delta: FibDelta; applied: FibDelta } {
-    const source = this.sources.get(id);
-    if (!source) throw new RangeError(`no source ${id}`);
-    const last = new Map<string, Change>();
-    for (const c of changes) last.set(c.prefix.toString(), c);
     const delta = emptyDelta();
     const applied = emptyDelta();
     for (const family of [4, 6] as const) {
-      const own = [...last.values()].filter((c) => c.prefix.family === family).sort((a, b) => a.prefix.compare(b.prefix));
+      const own = changes.filter((c) => c.prefix.family === family);
       if (own.length === 0) continue;
-      applied[family] = encodeChanges(family, own);
-      this.applySource(source, family, applied[family]);
-      delta[family] = this.reselect(family, own.map((c) => c.prefix));
+      ({ delta: delta[family], applied: applied[family] } = this.change(id, family, encodeChanges(family, own)));
     }
     return { delta, applied };
   }
 
-  /** Applies a source's sorted change records (from a peer's update); returns the FIB changes. */
+  /** As update, for one family's change records in the order made (the last change of a prefix wins). */
+  change(id: number, family: Family, records: Uint32Array): { delta: Uint32Array; applied: Uint32Array } {
+    const applied = sortRecords(family, records);
+    return { delta: this.updateRecords(id, family, applied), applied };
+  }
+
+  /** Applies a source's change records (sorted, one per prefix); returns the FIB changes. */
   updateRecords(id: number, family: Family, records: Uint32Array): Uint32Array {
     const source = this.sources.get(id);
     if (!source) throw new RangeError(`no source ${id}`);
-    this.applySource(source, family, records);
-    return this.reselect(family, decodeRecords(family, records).map((c) => c.prefix));
-  }
-
-  private applySource(source: Source, family: Family, records: Uint32Array): void {
     // Removes of routes the source does not have fail harmlessly (status not-found).
     source.table.applyRecords(family, records);
+    return this.reselect(family, records);
   }
 
   /**
@@ -123,20 +117,38 @@ export class Rib {
     return diff.changes.length / words;
   }
 
-  /** The FIB entries of these prefixes (sorted) brought to their best paths; the changes, as records. */
-  private reselect(family: Family, prefixes: readonly Prefix[]): Uint32Array {
-    const out: Change[] = [];
-    for (const p of prefixes) {
-      let best: number | undefined;
-      for (const s of this.ranked) {
-        best = s.table.get(p);
-        if (best !== undefined) break;
+  /**
+   * Brings the FIB entries of the records' prefixes (sorted) to their best paths; returns
+   * the FIB changes, as records.
+   */
+  private reselect(family: Family, records: Uint32Array): Uint32Array {
+    const words = recordWords(family);
+    const n = records.length / words;
+    const best = new Uint32Array(n).fill(NO_ROUTE);
+    let unresolved = n;
+    for (const s of this.ranked) {
+      if (unresolved === 0) break;
+      const held = s.table.getRecords(family, records);
+      for (let i = 0; i < n; i++) {
+        if (best[i] === NO_ROUTE && held[i] !== NO_ROUTE) {
+          best[i] = held[i];
+          unresolved--;
+        }
       }
-      if (this.fib.get(p) !== best) out.push(best === undefined ? { prefix: p } : { prefix: p, nh: best });
     }
-    const records = encodeChanges(family, out);
-    this.fib.applyRecords(family, records);
-    return records;
+    const current = this.fib.getRecords(family, records);
+    let changed = 0;
+    for (let i = 0; i < n; i++) if (best[i] !== current[i]) changed++;
+    const out = new Uint32Array(changed * words);
+    for (let i = 0, w = 0; i < n; i++) {
+      if (best[i] === current[i]) continue;
+      out.set(records.subarray(i * words, i * words + words), w);
+      out[w] = (best[i] === NO_ROUTE ? 2 : 1) | (records[i * words] & 0xff00);
+      out[w + words - 1] = best[i] === NO_ROUTE ? 0 : best[i];
+      w += words;
+    }
+    this.fib.applyRecords(family, out);
+    return out;
   }
 
   /** Digest of every source table and the FIB: equal on two route processors that agree. */
