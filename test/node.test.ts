@@ -107,4 +107,34 @@ test("a line card whose server dies fails over and passes on only the difference
   assert.is(npu.status().active, "lc0");
 });
 
+test("silence: a silent active server is failed over from when another is ready; with nowhere to go the card waits, keeping its session", async () => {
+  const c = await chassis();
+  await until("convergence", () => converged(c));
+  const lc0 = c.nodes.get("lc0")!;
+  const npu = c.nodes.get("lc0.npu0")!;
+  const limit = timers.heartbeatMs * timers.deadAfter;
+
+  // The forwarding engine's only server goes quiet (the stream stays up) for 5 limits.
+  const npuLink = c.links.get("lc0.npu0>lc0")!;
+  npuLink.impair({ loss: 1 });
+  await until("the line card seen as silent", () => npu.status().sessions[0].suspect);
+  assert.is(npu.status().active, "lc0", "nowhere to go: it stays with its server");
+  await new Promise((r) => setTimeout(r, 4 * limit));
+  npuLink.impair({ loss: 0 });
+  await until("the line card heard again", () => !npu.status().sessions[0].suspect);
+  assert.is(npu.resyncs.length, 1, "no resync: only the first sync");
+  assert.is(npu.failovers, 0);
+
+  // lc0's active route processor goes quiet: it fails over to rp1 within the limit and a bit.
+  const silentAt = performance.now();
+  c.links.get("lc0>rp0")!.impair({ loss: 1 });
+  await until("failover from the silent server", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2);
+  const r = lc0.resyncs[1];
+  assert.is(r.from, "rp0");
+  assert.ok(r.detectMs >= limit && r.detectMs < limit + 100, `detected after ${r.detectMs} ms of silence`);
+  assert.ok(performance.now() - silentAt < limit + 500, "failed over promptly");
+  assert.is(r.diffEntries, 0);
+  await until("convergence after failover", () => converged(c));
+});
+
 test.run();

@@ -39,6 +39,9 @@ export interface ClientHost {
   /** A message of the peer exchange (peer route processors only). */
   peerMessage(session: ClientSession, m: Message): void | Promise<void>;
   sessionChanged(session: ClientSession, from: ClientState, reason: string): void;
+  /** The server has been silent past the limit (suspect), or spoke again. */
+  sessionSuspect(session: ClientSession, reason: string): void;
+  sessionResumed(session: ClientSession, silentMs: number): void;
 }
 
 export class ClientSession {
@@ -53,14 +56,16 @@ export class ClientSession {
   private readonly assembler: SnapshotAssembler;
   private readonly liveness: Liveness;
   private readonly inbox: Inbox<Message>;
-  /** How long the server had been silent when it was declared dead (0: its stream closed). */
+  /** How long the server had been silent when this node gave up on it (0: its stream closed). */
   silentMs = 0;
 
   constructor(readonly server: string, readonly link: FramedLink, private readonly host: ClientHost) {
     this.assembler = new SnapshotAssembler(host.decoder);
-    this.liveness = new Liveness(host.timers, () => this.heartbeat(), (reason, silent) => {
-      this.silentMs = silent;
-      this.close(reason);
+    this.liveness = new Liveness(host.timers, {
+      beat: () => this.heartbeat(),
+      silent: (reason) => host.sessionSuspect(this, `${server}: ${reason}`),
+      resumed: (ms) => host.sessionResumed(this, ms),
+      gone: (reason) => this.abandon(`${server}: ${reason}`),
     });
     this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${server}: ${e.message}`));
     // Liveness counts arrival; handling waits its turn.
@@ -69,9 +74,9 @@ export class ClientSession {
     link.send({ type: "hello", node: host.id, role: host.role, maxVersion: 1, capabilities: 1, subset: host.subset });
   }
 
-  /** When the server was last heard from. */
-  get lastHeard(): number {
-    return this.liveness.lastHeard;
+  /** Silent past the limit and not heard from since: not a server to activate. */
+  get suspect(): boolean {
+    return this.liveness.suspect;
   }
 
   private receive(m: Message): void | Promise<void> {
@@ -141,6 +146,13 @@ export class ClientSession {
 
   private heartbeat(): void {
     this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+  }
+
+  /** Closes the link because the server is silent, noting for how long. */
+  abandon(reason: string): void {
+    if (this.state === "closed") return;
+    this.silentMs = this.liveness.silentMs();
+    this.close(reason);
   }
 
   close(reason: string): void {

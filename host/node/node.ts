@@ -67,8 +67,8 @@ export interface NodeStatus {
   stale: boolean;
   failovers: number;
   resyncs: Resync[];
-  sessions: { server: string; state: ClientState }[];
-  clients: { client: string; state: ServerState; sequence: number }[];
+  sessions: { server: string; state: ClientState; suspect: boolean }[];
+  clients: { client: string; state: ServerState; sequence: number; suspect: boolean }[];
   counters: Record<string, number>;
   rib?: ReturnType<Rib["digests"]>;
 }
@@ -292,8 +292,7 @@ export class Node implements ServerHost, ClientHost {
   }
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
-    const who = session instanceof ServerSession ? { client: session.name } : { server: session.server };
-    this.note("state", { ...who, from, to: session.state, reason });
+    this.note("state", { ...this.who(session), from, to: session.state, reason });
     if (session instanceof ServerSession) {
       if (session.state === "closed") {
         this.clients.delete(session);
@@ -314,7 +313,21 @@ export class Node implements ServerHost, ClientHost {
       this.failingOver = { from: session.server, detectMs: Math.round(session.silentMs), at: performance.now(), bytesOut: this.bytesToClients() };
       this.counters.staleSince = Date.now();
     }
-    this.chooseActive();
+    this.reconsider();
+  }
+
+  sessionSuspect(session: ServerSession | ClientSession, reason: string): void {
+    this.note("silent", { ...this.who(session), reason });
+    if (session === this.active) this.reconsider();
+  }
+
+  sessionResumed(session: ServerSession | ClientSession, silentMs: number): void {
+    this.note("heard again", { ...this.who(session), afterMs: Math.round(silentMs) });
+    if (session instanceof ClientSession) this.reconsider();
+  }
+
+  private who(session: ServerSession | ClientSession): Record<string, string> {
+    return session instanceof ServerSession ? { client: session.name } : { server: session.server };
   }
 
   // --- being a client -------------------------------------------------------------------
@@ -331,19 +344,40 @@ export class Node implements ServerHost, ClientHost {
     return !this.sessions.has(server);
   }
 
-  /** Activates the most preferred standby server when none is active (or syncing). */
-  private chooseActive(): void {
-    if (this.role === "rp" || this.active) return;
+  /**
+   * Fails over from a silent active server when another server is ready to take over (with
+   * nowhere to go, waiting for it costs nothing: the table is kept either way); otherwise
+   * activates the most preferred ready server if none is active.
+   */
+  private reconsider(): void {
+    if (this.role === "rp") return;
+    const next = this.ready()[0];
+    if (this.active?.suspect && next) {
+      this.active.abandon(`${this.active.server} is silent and ${next.server} is ready: failing over`);
+      return;
+    }
+    this.chooseActive();
+  }
+
+  /** Standby servers in order of preference, leaving out silent ones. */
+  private ready(): ClientSession[] {
+    const out: ClientSession[] = [];
     for (const server of this.servers) {
       const s = this.sessions.get(server);
-      if (s?.state === "standby") {
-        this.active = s;
-        if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
-        this.pendingResync = { from: this.failingOver.from, to: server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, bytesOut: 0 };
-        s.activate();
-        return;
-      }
+      if (s?.state === "standby" && !s.suspect) out.push(s);
     }
+    return out;
+  }
+
+  /** Activates the most preferred ready server when none is active (or syncing). */
+  private chooseActive(): void {
+    if (this.role === "rp" || this.active) return;
+    const s = this.ready()[0];
+    if (!s) return;
+    this.active = s;
+    if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
+    this.pendingResync = { from: this.failingOver.from, to: s.server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, bytesOut: 0 };
+    s.activate();
   }
 
   digests(): { 4: bigint; 6: bigint } {
@@ -438,8 +472,8 @@ export class Node implements ServerHost, ClientHost {
       stale: this.role !== "rp" && this.active?.state !== "active",
       failovers: this.failovers,
       resyncs: this.resyncs,
-      sessions: [...this.sessions.values()].map((s) => ({ server: s.server, state: s.state })),
-      clients: [...this.clients].map((c) => ({ client: c.name, state: c.state, sequence: c.sequence })),
+      sessions: [...this.sessions.values()].map((s) => ({ server: s.server, state: s.state, suspect: s.suspect })),
+      clients: [...this.clients].map((c) => ({ client: c.name, state: c.state, sequence: c.sequence, suspect: c.suspect })),
       counters,
       ...(this.rib ? { rib: this.rib.digests() } : {}),
     };

@@ -37,6 +37,9 @@ export interface ServerHost {
   peerMessage(session: ServerSession, m: Message): void | Promise<void>;
   /** A session changed state (for logs and status). */
   sessionChanged(session: ServerSession, from: ServerState, reason: string): void;
+  /** The client has been silent past the limit (suspect), or spoke again. */
+  sessionSuspect(session: ServerSession, reason: string): void;
+  sessionResumed(session: ServerSession, silentMs: number): void;
 }
 
 /** Which roles may register with which. */
@@ -56,10 +59,20 @@ export class ServerSession {
   private readonly inbox: Inbox<Message>;
 
   constructor(readonly link: FramedLink, private readonly host: ServerHost) {
-    this.liveness = new Liveness(host.timers, () => this.heartbeat(), (reason) => this.close(reason));
+    this.liveness = new Liveness(host.timers, {
+      beat: () => this.heartbeat(),
+      silent: (reason) => host.sessionSuspect(this, `${this.name}: ${reason}`),
+      resumed: (ms) => host.sessionResumed(this, ms),
+      gone: (reason) => this.close(`${this.name}: ${reason}`),
+    });
     this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${this.name}: ${e.message}`));
     link.onMessage((m) => { this.liveness.heard(); this.inbox.push(m); });
     link.onClose((reason) => this.closed(reason));
+  }
+
+  /** Silent past the limit and not heard from since. */
+  get suspect(): boolean {
+    return this.liveness.suspect;
   }
 
   get name(): string {

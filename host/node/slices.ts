@@ -23,7 +23,9 @@ export function* pieces(records: Uint32Array, words: number, n = 16384): Generat
 
 /**
  * Messages handled one at a time, in arrival order, by a handler that may take several
- * slices: a message that arrives meanwhile waits its turn.
+ * slices: a message that arrives meanwhile waits its turn. A burst of quick messages is
+ * sliced too: sixty update batches that arrived in one read are a second of work, and the
+ * node must still send its heartbeats while it gets through them.
  */
 export class Inbox<M> {
   private queue: M[] = [];
@@ -39,10 +41,12 @@ export class Inbox<M> {
 
   private async drain(): Promise<void> {
     this.running = true;
+    const slicer = new Slicer();
     try {
       while (this.head < this.queue.length) {
         const m = this.queue[this.head++];
         await this.handle(m);
+        await slicer.turn();
       }
     } catch (e) {
       this.failed(e as Error);

@@ -69,7 +69,7 @@ export class Chassis {
     const child = fork(builtPath("fibcast.mjs"), ["node"], {
       env: { ...process.env, FIBCAST_NODE: JSON.stringify(this.config(n)) },
       stdio: ["ignore", log, log, "ipc"],
-      execArgv: ["--max-old-space-size=4096"],
+      execArgv: ["--max-old-space-size=4096", ...(process.env.FIBCAST_NODE_ARGS ? process.env.FIBCAST_NODE_ARGS.split(" ") : [])],
     });
     closeSync(log);
     const r: Running = { spec: n, child, pending: new Map(), exited: false };
