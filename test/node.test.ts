@@ -123,7 +123,7 @@ test("silence: a silent active server is failed over from when another is ready;
   npuLink.impair({ loss: 0 });
   await until("the line card heard again", () => !npu.status().sessions[0].suspect);
   assert.is(npu.resyncs.length, 1, "no resync: only the first sync");
-  assert.is(npu.failovers, 0);
+  assert.is(npu.status().failovers, 0);
 
   // lc0's active route processor goes quiet: it fails over to rp1 within the limit and a bit.
   const silentAt = performance.now();
