@@ -21,7 +21,7 @@ import type { FramedLink } from "../links/framed.ts";
 import type { Message, NextHopEntry, Role, SourceEntry, Subset } from "../wire/messages.ts";
 import { nexthopsMessages, snapshotMessages, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
-import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
+import { ServerSession, type PublishCache, type ServerHost, type ServerState } from "./server.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
@@ -204,7 +204,8 @@ export class Node implements ServerHost, ClientHost {
   private publish(delta: FibDelta): void {
     for (const family of [4, 6] as const) {
       if (delta[family].length === 0) continue;
-      for (const c of this.clients) if (c.client?.role !== "rp") c.publish(family, delta[family]);
+      const cache: PublishCache = new Map();
+      for (const c of this.clients) if (c.client?.role !== "rp") c.publish(family, delta[family], cache);
     }
   }
 

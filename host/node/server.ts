@@ -15,7 +15,7 @@ import type { Family } from "../netip.ts";
 import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import type { Message, Role, Subset } from "../wire/messages.ts";
-import { nexthopsMessages, snapshotMessages, updateMessages } from "../wire/snapshot.ts";
+import { nexthopsMessages, numberedUpdates, recordChunks, snapshotMessages } from "../wire/snapshot.ts";
 import { Liveness, type Timers } from "./liveness.ts";
 import { Inbox, Slicer } from "./slices.ts";
 import { filterRecords, normalizeSubset } from "./subset.ts";
@@ -42,12 +42,18 @@ export interface ServerHost {
   sessionResumed(session: ServerSession, silentMs: number): void;
 }
 
+/**
+ * One change batch encoded once per subset: clients asking for the same subset get the same
+ * route bytes, each under its own sequence numbers. Keyed by the subset's JSON.
+ */
+export type PublishCache = Map<string, { bytes: Uint8Array; count: number }[]>;
+
 /** Which roles may register with which. */
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
 
 export class ServerSession {
   state: ServerState = "registering";
-  client?: { node: string; role: Role; subset: Subset };
+  client?: { node: string; role: Role; subset: Subset; subsetKey: string };
   /** Sequence of the last update sent. */
   sequence = 0;
   /** Sequence the client last acknowledged. */
@@ -98,7 +104,8 @@ export class ServerSession {
       this.close(`refused ${m.node}: a ${m.role} does not register with a ${this.host.role}`);
       return;
     }
-    this.client = { node: m.node, role: m.role, subset: normalizeSubset(m.subset) };
+    const subset = normalizeSubset(m.subset);
+    this.client = { node: m.node, role: m.role, subset, subsetKey: JSON.stringify(subset) };
     const { heartbeatMs, deadAfter } = this.host.timers;
     this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence: this.sequence, heartbeatMs, deadAfter, channels: [] });
     this.become("standby", `${m.node} (${m.role}) registered`);
@@ -125,12 +132,16 @@ export class ServerSession {
   }
 
   /** Sends the client the changes (sorted records) of its subset, if it is active. */
-  publish(family: Family, records: Uint32Array): void {
+  publish(family: Family, records: Uint32Array, cache: PublishCache = new Map()): void {
     if (this.state !== "active" || !this.client) return;
-    const own = filterRecords(this.client.subset, family, records);
-    if (own.length === 0) return;
+    let chunks = cache.get(this.client.subsetKey);
+    if (!chunks) {
+      chunks = [...recordChunks(this.host.fib, family, filterRecords(this.client.subset, family, records))];
+      cache.set(this.client.subsetKey, chunks);
+    }
+    if (chunks.length === 0) return;
     this.sendNexthops();
-    for (const m of updateMessages(this.host.fib, family, own, 0, this.sequence + 1)) {
+    for (const m of numberedUpdates(chunks, family, 0, this.sequence + 1)) {
       this.sequence++;
       if (this.backlog) this.backlog.push(m);
       else if (!this.send(m)) return;

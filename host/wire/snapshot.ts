@@ -99,10 +99,13 @@ export function* recordChunks(fib: Fib, family: Family, records: Uint32Array): G
  * header per 64 KiB.
  */
 export function* updateMessages(fib: Fib, family: Family, records: Uint32Array, channel: number, firstSequence: number): Generator<Message> {
+  yield* numberedUpdates([...recordChunks(fib, family, records)], family, channel, firstSequence);
+}
+
+/** Update messages from route chunks already encoded (one encoding serves every client of a subset). */
+export function* numberedUpdates(chunks: readonly { bytes: Uint8Array; count: number }[], family: Family, channel: number, firstSequence: number): Generator<Message> {
   let sequence = firstSequence;
-  for (const { bytes, count } of recordChunks(fib, family, records)) {
-    yield { type: "update", channel, sequence: sequence++, family, count, data: bytes };
-  }
+  for (const { bytes, count } of chunks) yield { type: "update", channel, sequence: sequence++, family, count, data: bytes };
 }
 
 /** Why a snapshot was not accepted. */
