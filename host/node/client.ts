@@ -17,8 +17,8 @@ import { RouteCodecError } from "../fib.ts";
 import type { FramedLink } from "../links/framed.ts";
 import type { Message, NextHopEntry, Role, Subset } from "../wire/messages.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
-import { Liveness, type Timers } from "./liveness.ts";
-import { Inbox } from "./slices.ts";
+import type { Timers } from "./liveness.ts";
+import { Session } from "./session.ts";
 
 export type ClientState = "registering" | "standby" | "syncing" | "active" | "closed";
 
@@ -44,8 +44,7 @@ export interface ClientHost {
   sessionResumed(session: ClientSession, silentMs: number): void;
 }
 
-export class ClientSession {
-  state: ClientState = "registering";
+export class ClientSession extends Session<ClientState> {
   grant?: Extract<Message, { type: "grant" }>;
   /** Sequence of the last update applied. */
   sequence = 0;
@@ -54,32 +53,30 @@ export class ClientSession {
   bytesInAtActivation = 0;
   private pending = new Set<Family>();
   private readonly assembler: SnapshotAssembler;
-  private readonly liveness: Liveness;
-  private readonly inbox: Inbox<Message>;
-  /** How long the server had been silent when this node gave up on it (0: its stream closed). */
-  silentMs = 0;
 
-  constructor(readonly server: string, readonly link: FramedLink, private readonly host: ClientHost) {
+  constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
+    super(link, host.timers, "registering");
     this.assembler = new SnapshotAssembler(host.decoder);
-    this.liveness = new Liveness(host.timers, {
-      beat: () => this.heartbeat(),
-      silent: (reason) => host.sessionSuspect(this, `${server}: ${reason}`),
-      resumed: (ms) => host.sessionResumed(this, ms),
-      gone: (reason) => this.abandon(`${server}: ${reason}`),
-    });
-    this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${server}: ${e.message}`));
-    // Liveness counts arrival; handling waits its turn.
-    link.onMessage((m) => { this.liveness.heard(); this.inbox.push(m); });
-    link.onClose((reason) => this.closed(`${server}: ${reason}`));
     link.send({ type: "hello", node: host.id, role: host.role, maxVersion: 1, capabilities: 1, subset: host.subset });
   }
 
-  /** Silent past the limit and not heard from since: not a server to activate. */
-  get suspect(): boolean {
-    return this.liveness.suspect;
+  protected get peer(): string {
+    return this.server;
   }
 
-  private receive(m: Message): void | Promise<void> {
+  protected suspected(reason: string): void {
+    this.host.sessionSuspect(this, reason);
+  }
+
+  protected resumed(silentMs: number): void {
+    this.host.sessionResumed(this, silentMs);
+  }
+
+  protected changed(from: ClientState, reason: string): void {
+    this.host.sessionChanged(this, from, reason);
+  }
+
+  protected receive(m: Message): void | Promise<void> {
     if (this.state === "closed") return;
     switch (m.type) {
       case "grant":
@@ -144,32 +141,7 @@ export class ClientSession {
     if (last > this.sequence) this.close(`${this.server}: updates up to ${last} sent, ${this.sequence} arrived`);
   }
 
-  private heartbeat(): void {
+  protected heartbeat(): void {
     this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
-  }
-
-  /** Closes the link because the server is silent, noting for how long. */
-  abandon(reason: string): void {
-    if (this.state === "closed") return;
-    this.silentMs = this.liveness.silentMs();
-    this.close(reason);
-  }
-
-  close(reason: string): void {
-    if (this.state === "closed") return;
-    this.closed(reason);
-    this.link.close();
-  }
-
-  private closed(reason: string): void {
-    if (this.state === "closed") return;
-    this.liveness.stop();
-    this.become("closed", reason);
-  }
-
-  private become(state: ClientState, reason: string): void {
-    const from = this.state;
-    this.state = state;
-    this.host.sessionChanged(this, from, reason);
   }
 }

@@ -16,8 +16,9 @@ import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import type { Message, Role, Subset } from "../wire/messages.ts";
 import { nexthopsMessages, numberedUpdates, recordChunks, snapshotMessages } from "../wire/snapshot.ts";
-import { Liveness, type Timers } from "./liveness.ts";
-import { Inbox, Slicer } from "./slices.ts";
+import type { Timers } from "./liveness.ts";
+import { Session } from "./session.ts";
+import { Slicer } from "./slices.ts";
 import { filterRecords, normalizeSubset } from "./subset.ts";
 
 export type ServerState = "registering" | "standby" | "active" | "closed";
@@ -51,8 +52,7 @@ export type PublishCache = Map<string, { bytes: Uint8Array; count: number }[]>;
 /** Which roles may register with which. */
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
 
-export class ServerSession {
-  state: ServerState = "registering";
+export class ServerSession extends Session<ServerState> {
   client?: { node: string; role: Role; subset: Subset; subsetKey: string };
   /** Sequence of the last update sent. */
   sequence = 0;
@@ -61,31 +61,32 @@ export class ServerSession {
   private nexthopsSent = 0;
   /** Update batches published while the activation snapshot is still going out. */
   private backlog: Message[] | undefined;
-  private readonly liveness: Liveness;
-  private readonly inbox: Inbox<Message>;
 
-  constructor(readonly link: FramedLink, private readonly host: ServerHost) {
-    this.liveness = new Liveness(host.timers, {
-      beat: () => this.heartbeat(),
-      silent: (reason) => host.sessionSuspect(this, `${this.name}: ${reason}`),
-      resumed: (ms) => host.sessionResumed(this, ms),
-      gone: (reason) => this.close(`${this.name}: ${reason}`),
-    });
-    this.inbox = new Inbox((m) => this.receive(m), (e) => this.close(`${this.name}: ${e.message}`));
-    link.onMessage((m) => { this.liveness.heard(); this.inbox.push(m); });
-    link.onClose((reason) => this.closed(reason));
-  }
-
-  /** Silent past the limit and not heard from since. */
-  get suspect(): boolean {
-    return this.liveness.suspect;
+  constructor(link: FramedLink, private readonly host: ServerHost) {
+    super(link, host.timers, "registering");
   }
 
   get name(): string {
     return this.client?.node ?? "(unregistered)";
   }
 
-  private receive(m: Message): void | Promise<void> {
+  protected get peer(): string {
+    return this.name;
+  }
+
+  protected suspected(reason: string): void {
+    this.host.sessionSuspect(this, reason);
+  }
+
+  protected resumed(silentMs: number): void {
+    this.host.sessionResumed(this, silentMs);
+  }
+
+  protected changed(from: ServerState, reason: string): void {
+    this.host.sessionChanged(this, from, reason);
+  }
+
+  protected receive(m: Message): void | Promise<void> {
     if (this.state === "closed") return;
     switch (m.type) {
       case "hello": return this.hello(m);
@@ -157,7 +158,7 @@ export class ServerSession {
     this.nexthopsSent = this.host.nexthops.version;
   }
 
-  private heartbeat(): void {
+  protected heartbeat(): void {
     this.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
   }
 
@@ -167,23 +168,5 @@ export class ServerSession {
     if (this.link.send(m)) return true;
     this.close(`${this.name} is not reading: its send queue is full`);
     return false;
-  }
-
-  close(reason: string): void {
-    if (this.state === "closed") return;
-    this.closed(reason);
-    this.link.close();
-  }
-
-  private closed(reason: string): void {
-    if (this.state === "closed") return;
-    this.liveness.stop();
-    this.become("closed", reason);
-  }
-
-  private become(state: ServerState, reason: string): void {
-    const from = this.state;
-    this.state = state;
-    this.host.sessionChanged(this, from, reason);
   }
 }
