@@ -14,7 +14,7 @@
 //
 // Links are made by the process around the node (main.ts): the node gets FramedLinks.
 
-import { Fib, encodeChanges, recordWords, selectRecords } from "../fib.ts";
+import { Fib, recordWords, selectRecords } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
@@ -140,12 +140,9 @@ export class Node implements ServerHost, ClientHost {
       this.ownSources.push(entry);
       this.rib!.addSource(entry);
       if (config.fpm) {
-        const fpm = new FpmSource((changes) => {
-          for (const family of [4, 6] as const) {
-            const own = changes.filter((c) => c.prefix.family === family);
-            if (own.length > 0) this.sourceChanged(entry.id, family, encodeChanges(family, own.map((c) => ({ prefix: c.prefix, nh: c.nexthop === undefined ? undefined : nexthopId(c.nexthop, this.nexthops) }))));
-          }
-        }, (event, fields) => this.note(event, { source: entry.name, ...fields }));
+        const fpm = new FpmSource(
+          (changes) => this.sourceChanged(entry.id, this.rib!.update(entry.id, changes.map((c) => ({ prefix: c.prefix, nh: c.nexthop === undefined ? undefined : nexthopId(c.nexthop, this.nexthops) })))),
+          (event, fields) => this.note(event, { source: entry.name, ...fields }));
         const port = await fpm.listen(config.fpm.port, config.fpm.host);
         this.fpmSources.push(fpm);
         this.note("listening for zebra (FPM)", { source: entry.name, port });
@@ -164,11 +161,10 @@ export class Node implements ServerHost, ClientHost {
     }
   }
 
-  /** Changes (change records in the order made) from one of this route processor's own sources (FPM, churn). */
-  sourceChanged(sourceId: number, family: Family, records: Uint32Array): void {
-    const { delta, applied } = this.rib!.change(sourceId, family, records);
-    this.publish(deltaOf(family, delta));
-    for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, deltaOf(family, applied));
+  /** What a change of one of this route processor's own sources (FPM, churn) did: FIB changes go to clients, the source's own to peers. */
+  private sourceChanged(sourceId: number, { delta, applied }: { delta: FibDelta; applied: FibDelta }): void {
+    this.publish(delta);
+    for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, applied);
   }
 
   /** Churns `updates` changes over the node's first loaded source at `rate` a second; resolves when done. */
@@ -182,8 +178,7 @@ export class Node implements ServerHost, ClientHost {
     while (sent < updates) {
       const due = Math.min(updates, Math.ceil(((performance.now() - started + tickMs) / 1000) * rate));
       if (due > sent) {
-        const changes = churn.next(due - sent);
-        for (const family of [4, 6] as const) if (changes[family].length > 0) this.sourceChanged(source.id, family, changes[family]);
+        this.sourceChanged(source.id, this.rib!.change(source.id, churn.next(due - sent)));
         sent = due;
       }
       await new Promise((r) => setTimeout(r, tickMs));

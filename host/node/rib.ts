@@ -75,20 +75,21 @@ export class Rib {
    * as sorted records (what its peers are sent).
    */
   update(id: number, changes: readonly Change[]): { delta: FibDelta; applied: FibDelta } {
+    const records = emptyDelta();
+    for (const family of [4, 6] as const) records[family] = encodeChanges(family, changes.filter((c) => c.prefix.family === family));
+    return this.change(id, records);
+  }
+
+  /** As update, for change records per family in the order made (the last change of a prefix wins). */
+  change(id: number, records: FibDelta): { delta: FibDelta; applied: FibDelta } {
     const delta = emptyDelta();
     const applied = emptyDelta();
     for (const family of [4, 6] as const) {
-      const own = changes.filter((c) => c.prefix.family === family);
-      if (own.length === 0) continue;
-      ({ delta: delta[family], applied: applied[family] } = this.change(id, family, encodeChanges(family, own)));
+      if (records[family].length === 0) continue;
+      applied[family] = sortRecords(family, records[family]);
+      delta[family] = this.updateRecords(id, family, applied[family]);
     }
     return { delta, applied };
-  }
-
-  /** As update, for one family's change records in the order made (the last change of a prefix wins). */
-  change(id: number, family: Family, records: Uint32Array): { delta: Uint32Array; applied: Uint32Array } {
-    const applied = sortRecords(family, records);
-    return { delta: this.updateRecords(id, family, applied), applied };
   }
 
   /** Applies a source's change records (sorted, one per prefix); returns the FIB changes. */
