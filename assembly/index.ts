@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, tableInit, tableSet, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
+import { Table, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
@@ -121,13 +121,27 @@ export function lookup6Batch(input: usize, output: usize, n: u32): void {
 
 /**
  * Applies n change records (records.ts) at `p`, in order, writing each one's status into
- * its record; returns how many succeeded. A refused change does not stop the batch.
+ * its record; returns how many succeeded. A refused change does not stop the batch. Runs
+ * of sets in prefix order that fill an empty part of the table are built at once: the
+ * same outcome, several times faster (a snapshot into an empty card).
  */
 export function apply(family: u32, p: usize, n: u32): u32 {
   const t = tableOf(family);
   const size = recordSize(family);
   let ok: u32 = 0;
+  let oneByOne: usize = 0;    // records before this address go through tableSet
   for (let i: u32 = 0; i < n; i++, p += size) {
+    if (p >= oneByOne) {
+      const built = tableBuild(t, p, n - i, size);
+      if (built > 0) {
+        for (let k: i32 = 0; k < built; k++) setRecordStatus(p + <usize>k * size, OK);
+        ok += <u32>built;
+        i += <u32>built - 1;
+        p += <usize>(built - 1) * size;
+        continue;
+      }
+      if (built < 0) oneByOne = p + <usize>(-built) * size;
+    }
     const op = recordOp(p);
     const nh = recordNh(p, family);
     let status: u32 = INVALID;

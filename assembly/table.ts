@@ -22,6 +22,8 @@
 
 import { alloc, allocFixed, free } from "./alloc";
 import { routeHash } from "./digest";
+import { buildSubtree } from "./build";
+import { OP_SET, recordOp, recordLen, recordHi, recordLo, recordNh } from "./records";
 import { ShortRoutes, shortInit, shortGet, shortPut, shortBest, shortClear, shortBytes } from "./short";
 import { bitsFrom, singleFits, singleIs, singleKey, singleMake, singleNew, singleNh, singleRel, singleSetNh } from "./single";
 import {
@@ -458,6 +460,56 @@ function collapse(t: Table, refAddr: usize, depth: u32): void {
     depth--;
     refAddr = <usize>load<u32>(PATH_REF + (<usize>depth << 2));
   }
+}
+
+/**
+ * Sets the run of routes that starts at the n change records at p (`size` bytes each) when
+ * they fill an empty slot of the direct table: set records longer than the direct bits,
+ * masked, with valid next hops, under the same direct bucket, in strict prefix order. The
+ * slot's subtree is built at once (build.ts), which is what single sets would have left.
+ * Returns how many records it set (all OK); 0 when the records at p do not start such a
+ * run, so they take tableSet one by one; −k when memory could not hold the run of k, with
+ * the table unchanged, so those k take tableSet one by one and as many fit as can.
+ */
+export function tableBuild(t: Table, p: usize, n: u32, size: usize): i32 {
+  const family = t.family;
+  if (!buildable(t, p)) return 0;
+  const bucket = <u32>(recordHi(p, family) >> (64 - t.bits));
+  if ((dirRead(t, bucket) & LEAF) == 0) return 0;
+  let k: u32 = 1;
+  let q = p + size;
+  for (; k < n; k++, q += size) {
+    if (!buildable(t, q) || <u32>(recordHi(q, family) >> (64 - t.bits)) != bucket || !before(q - size, q, family)) break;
+  }
+  const region = bucket >> regionShift(t);
+  if (!regionOpen(t, region)) return -<i32>k;
+  const at = dirAddr(t, bucket);
+  const ref = buildSubtree(family, p, k, size, t.bits, load<u32>(at) & NONE);
+  if (ref == 0) {
+    closeIfEmpty(t, region);
+    return -<i32>k;
+  }
+  store<u32>(at, ref);
+  for (let i: u32 = 0, q = p; i < k; i++, q += size) account(t, recordHi(q, family), recordLo(q, family), recordLen(q), NONE, recordNh(q, family));
+  return <i32>k;
+}
+
+/** Whether the record at p can go into a built subtree: a masked set of a deep route. */
+@inline function buildable(t: Table, p: usize): bool {
+  const len = recordLen(p);
+  const hi = recordHi(p, t.family);
+  const lo = recordLo(p, t.family);
+  return recordOp(p) == OP_SET && len > t.bits && len <= t.width && recordNh(p, t.family) < NONE
+    && maskHi(hi, len) == hi && maskLo(lo, len) == lo;
+}
+
+/** Whether the record at a comes strictly before the one at b in prefix order. */
+@inline function before(a: usize, b: usize, family: u32): bool {
+  const ah = recordHi(a, family), bh = recordHi(b, family);
+  if (ah != bh) return ah < bh;
+  const al = recordLo(a, family), bl = recordLo(b, family);
+  if (al != bl) return al < bl;
+  return recordLen(a) < recordLen(b);
 }
 
 /** Next hop stored for exactly hi:lo/len, or NONE. */
