@@ -1,6 +1,6 @@
-// fibcast run: the example chassis as processes over TCP and Unix sockets, a scenario with a
-// kill, a restart, a cut and churn; every step passes, the report says who holds what, and
-// --dump writes every node's table.
+// fibcast run: the example chassis as processes over TCP, Unix sockets and serial lines (PTY
+// pairs), a scenario with a kill, a restart, a cut and churn; every step passes, the report
+// says who holds what, and --dump writes every node's table.
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -47,6 +47,21 @@ test("over Unix sockets; a step that fails fails the run, with the reason", () =
   assert.equal(report.steps.map((s) => s.ok), [true, false, false], "converged over Unix sockets, then the two bad steps");
   assert.match(report.steps[1].error!, /lc1 holds 0 IPv6 routes, not 5/);
   assert.match(report.steps[2].error!, /nosuch is not running/);
+});
+
+test("over serial lines: a restarted route processor is found again on the line that stayed up", () => {
+  const serial = join(dir, "serial.yaml");
+  writeFileSync(serial, readFileSync("examples/chassis.yaml", "utf8")
+    .replace("links: { stream: tcp }", "links: { stream: serial }")
+    .replace("routes: igp.txt", `routes: ${join(process.cwd(), "examples/igp.txt")}`));
+  const { status, report, stderr } = fibcastRun(serial, readFileSync("examples/failover.yaml", "utf8"));
+  assert.is(status, 0, stderr);
+  for (const [id, n] of Object.entries(report.nodes)) assert.equal(n.digest, n.expectedDigest, `${id} holds what it should`);
+  assert.ok(report.nodes.lc1.failovers >= 1, "lc1 failed over when its line to rp1 was cut");
+  // A serial line has no carrier: the cards and rp1 learn that rp0 restarted when it tells
+  // them it has no session for them, not when their silence limit (6 s) runs out.
+  const afterRestart = report.steps.findIndex((s) => s.step.startsWith("restart")) + 1;
+  assert.ok(report.steps[afterRestart].ms < 3000, `converged ${report.steps[afterRestart].ms} ms after rp0 restarted`);
 });
 
 test.run();

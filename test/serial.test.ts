@@ -3,31 +3,21 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asnRoutes } from "../host/asn.ts";
 import { FramedLink } from "../host/links/framed.ts";
 import { openSerial } from "../host/links/serial.ts";
+import { ptyPair } from "../host/links/pty.ts";
 import { loadRoutes } from "../host/load.ts";
 import { NextHopTable } from "../host/nexthops.ts";
 import { SnapshotReceiver, SnapshotError, snapshotMessages } from "../host/wire/snapshot.ts";
 import { newFib } from "./support.ts";
 
-async function ptyPair(): Promise<{ a: string; b: string; socat: ChildProcess }> {
-  const dir = mkdtempSync(join(tmpdir(), "fibcast-pty-"));
-  const a = join(dir, "a");
-  const b = join(dir, "b");
-  const socat = spawn("socat", [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: "ignore" });
-  socat.on("error", () => {});
-  for (let i = 0; i < 100 && !(existsSync(a) && existsSync(b)); i++) await new Promise((r) => setTimeout(r, 20));
-  if (!existsSync(a) || !existsSync(b)) throw new Error("socat did not make a PTY pair (is socat installed? .ci/run installs it)");
-  return { a, b, socat };
-}
-
 test("the real IPv4 table's snapshot crosses a socat PTY pair through serialport intact", async () => {
-  const { a, b, socat } = await ptyPair();
+  const dir = mkdtempSync(join(tmpdir(), "fibcast-pty-"));
+  const { a, b, close } = await ptyPair(join(dir, "a"), join(dir, "b"));
   try {
     const nexthops = new NextHopTable();
     const source = newFib();
@@ -57,7 +47,7 @@ test("the real IPv4 table's snapshot crosses a socat PTY pair through serialport
     sender.close();
     receiverLink.close();
   } finally {
-    socat.kill();
+    close();
   }
 });
 

@@ -15,7 +15,7 @@ import type { Fib } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { RouteCodecError } from "../fib.ts";
 import type { FramedLink } from "../links/framed.ts";
-import type { Message, NextHopEntry, Role, Subset } from "../wire/messages.ts";
+import { ERROR_NOT_REGISTERED, type Message, type NextHopEntry, type Role, type Subset } from "../wire/messages.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
@@ -57,7 +57,11 @@ export class ClientSession extends Session<ClientState> {
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
     this.assembler = new SnapshotAssembler(host.decoder);
-    link.send({ type: "hello", node: host.id, role: host.role, maxVersion: 1, capabilities: 1, subset: host.subset });
+    this.hello();
+  }
+
+  private hello(): void {
+    this.link.send({ type: "hello", node: this.host.id, role: this.host.role, maxVersion: 1, capabilities: 1, subset: this.host.subset });
   }
 
   protected get peer(): string {
@@ -86,6 +90,12 @@ export class ClientSession extends Session<ClientState> {
         return this.become("standby", `${this.server} granted registration`);
       case "deny":
         return this.close(`${this.server} refused registration: ${m.reason}`);
+      case "error":
+        if (m.code !== ERROR_NOT_REGISTERED) return;
+        // Before the grant it is about bytes sent before our hello (or a hello the line
+        // lost): say it again. After, the server restarted under us: start over.
+        if (this.state === "registering") return this.hello();
+        return this.close(`${this.server} has no session for us (it restarted): registering again`);
       case "heartbeat":
         return this.heartbeatIn(m);
       case "nexthops":

@@ -1,7 +1,8 @@
 // The node program: one card of the chassis as its own OS process (`fibcast node`). The
 // runner starts it with its configuration as JSON in FIBCAST_NODE and talks to it over the
-// IPC channel; without IPC it just runs. It serves the tier below on a TCP port or a Unix
-// socket, dials its servers (or peers) and keeps redialing the ones it has lost.
+// IPC channel; without IPC it just runs. It serves the tier below on a TCP port, a Unix
+// socket or serial lines (one per client), dials its servers (or peers) and keeps redialing
+// the ones it has lost; a serial line is "dialed" by opening its end again.
 //
 // Control messages (runner → node; each answered with { reply: id, ... }):
 //   status · dump { path } · cut { peer } · restore { peer } · impair { peer, ...knobs }
@@ -9,10 +10,11 @@
 //   stop
 // The node tells the runner { ready: true, address } once it serves.
 
-import { createServer, connect, type Server, type Socket } from "node:net";
+import { createServer, connect, type Server } from "node:net";
 import { writeFileSync, rmSync } from "node:fs";
 import { FramedLink } from "../links/framed.ts";
 import { socketStream, type ByteStream } from "../links/stream.ts";
+import { openSerial } from "../links/serial.ts";
 import { SimLink, type Impairment } from "../links/sim.ts";
 import { Prefix } from "../netip.ts";
 import type { Subset } from "../wire/messages.ts";
@@ -20,11 +22,15 @@ import { firmwareImage } from "../firmware.ts";
 import { Node, type NodeOptions } from "./node.ts";
 import { subsetDigest, normalizeSubset } from "./subset.ts";
 
-/** Where a node serves: a TCP port (0: any) on a host, or a Unix socket path. */
-export type Address = { tcp: number; host?: string } | { unix: string };
+/** Where a node serves sockets: a TCP port (0: any) on a host, or a Unix socket path. */
+export type SocketAddress = { tcp: number; host?: string } | { unix: string };
+/** How a client reaches a server: its socket, or the client's end of the serial line between them. */
+export type Address = SocketAddress | { serial: string };
 
 export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "subset"> {
-  listen?: Address;
+  listen?: SocketAddress;
+  /** Serial lines this node serves, one per client: the paths of its ends. */
+  lines?: string[];
   /** How to reach each server named in `servers`. */
   addresses?: Record<string, Address>;
   /** Impairments to put on the links to these servers (the topology's `sim` links). */
@@ -47,48 +53,78 @@ const REDIAL_MS = 50;
 
 export async function runNode(config: ProcessConfig): Promise<void> {
   const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), ...line })}\n`);
-  const { subset, listen: _listen, addresses: _addresses, impair: _impair, ...rest } = config;
+  const { subset, listen: _listen, lines: _lines, addresses: _addresses, impair: _impair, ...rest } = config;
   const node = new Node({ ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware: firmwareImage(), log });
   if (node.role === "rp") await node.loadSources();
 
   const cut = new Set<string>();
   const sims = new Map<string, SimLink>();
   const impairments = new Map(Object.entries(config.impair ?? {}));
-  const sockets = new Map<string, Socket>();
+  /** Links to servers, open or opening: how to drop each. */
+  const links = new Map<string, () => void>();
+  let stopping = false;
 
   let server: Server | undefined;
-  let address: Address | undefined;
+  let address: SocketAddress | undefined;
   if (config.listen) {
     server = createServer((socket) => node.accept(new FramedLink(socketStream(socket), { maxQueuedBytes: 256 << 20 })));
     address = await listen(server, config.listen);
   }
+  // A serial line stays open: when a session on it ends, the line is opened again for the next.
+  const serve = (path: string) => {
+    if (stopping) return;
+    openSerial({ path }).then(
+      (stream) => {
+        stream.onClose(() => setTimeout(() => serve(path), REDIAL_MS));
+        node.accept(new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
+      },
+      () => setTimeout(() => serve(path), REDIAL_MS),
+    );
+  };
+  for (const path of config.lines ?? []) serve(path);
 
+  const linked = (peer: string, real: ByteStream) => {
+    let stream = real;
+    const knobs = impairments.get(peer);
+    if (knobs) {
+      const sim = new SimLink({ ...knobs, seed: hash(`${config.id}>${peer}`) });
+      splice(stream, sim);
+      sims.set(peer, sim);
+      stream = sim.b;
+    }
+    stream.onClose(() => { links.delete(peer); sims.delete(peer); });
+    node.connect(peer, new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
+  };
   const dial = (peer: string) => {
     const to = config.addresses?.[peer];
-    if (!to || cut.has(peer) || !node.wantsLink(peer) || sockets.has(peer)) return;
+    if (!to || cut.has(peer) || !node.wantsLink(peer) || links.has(peer)) return;
+    if ("serial" in to) {
+      let drop = false;
+      links.set(peer, () => (drop = true));
+      openSerial({ path: to.serial }).then(
+        (stream) => {
+          if (drop || stopping) return stream.close();
+          links.set(peer, () => stream.close());
+          linked(peer, stream);
+        },
+        () => links.delete(peer),
+      );
+      return;
+    }
     const socket = "unix" in to ? connect(to.unix) : connect(to.tcp, to.host ?? "127.0.0.1");
-    sockets.set(peer, socket);
-    socket.once("connect", () => {
-      let stream: ByteStream = socketStream(socket);
-      const knobs = impairments.get(peer);
-      if (knobs) {
-        const sim = new SimLink({ ...knobs, seed: hash(`${config.id}>${peer}`) });
-        splice(stream, sim);
-        sims.set(peer, sim);
-        stream = sim.b;
-      }
-      node.connect(peer, new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
-    });
-    socket.once("close", () => { sockets.delete(peer); sims.delete(peer); });
+    links.set(peer, () => socket.destroy());
+    socket.once("connect", () => linked(peer, socketStream(socket)));
+    socket.once("close", () => { links.delete(peer); sims.delete(peer); });
     socket.once("error", () => {});
   };
   const redial = setInterval(() => { for (const peer of config.servers ?? []) dial(peer); }, REDIAL_MS);
   for (const peer of config.servers ?? []) dial(peer);
 
   const stop = () => {
+    stopping = true;
     clearInterval(redial);
     server?.close();
-    for (const s of sockets.values()) s.destroy();
+    for (const drop of links.values()) drop();
     if (config.listen && "unix" in config.listen) rmSync(config.listen.unix, { force: true });
     process.exit(0);
   };
@@ -109,7 +145,7 @@ export async function runNode(config: ProcessConfig): Promise<void> {
         case "cut": {
           const peer = raw.peer as string;
           cut.add(peer);
-          sockets.get(peer)?.destroy();
+          links.get(peer)?.();
           return reply({ ok: true });
         }
         case "restore":
@@ -123,7 +159,7 @@ export async function runNode(config: ProcessConfig): Promise<void> {
           impairments.set(peer, { ...impairments.get(peer), ...knobs });
           const sim = sims.get(peer);
           if (sim) sim.impair(knobs);
-          else sockets.get(peer)?.destroy();     // redialed through the impairment
+          else links.get(peer)?.();     // redialed through the impairment
           return reply({ ok: true });
         }
         case "churn":
@@ -145,7 +181,7 @@ export async function runNode(config: ProcessConfig): Promise<void> {
   process.send({ ready: true, address });
 }
 
-function listen(server: Server, at: Address): Promise<Address> {
+function listen(server: Server, at: SocketAddress): Promise<SocketAddress> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     if ("unix" in at) {

@@ -290,10 +290,8 @@ export class Node implements ServerHost, ClientHost {
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
     this.note("state", { ...this.who(session), from, to: session.state, reason });
     if (session instanceof ServerSession) {
-      if (session.state === "closed") {
-        this.clients.delete(session);
-        this.peerSnapshots.delete(session);
-      }
+      if (session.state === "closed") this.clients.delete(session);
+      if (session.state === "closed" || session.state === "registering") this.peerSnapshots.delete(session);
       return;
     }
     if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);

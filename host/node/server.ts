@@ -7,6 +7,9 @@
 //   active       the client chose this server: it got a snapshot of its subset, and every
 //                change of that subset follows as update batches, numbered per session
 //   closed       the link is gone (or was dropped for a reason, logged)
+// A hello in any state but closed starts the session over: on a serial line the link
+// outlives the client process behind it, so a card that restarted (or dropped its session)
+// says hello on the line its old session used.
 // A peer route processor skips standby and active: after the grant both sides exchange the
 // tables of the sources they run (the node's peer exchange handles those messages).
 
@@ -14,7 +17,7 @@ import type { Fib } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
-import type { Message, Role, Subset } from "../wire/messages.ts";
+import { ERROR_NOT_REGISTERED, type Message, type Role, type Subset } from "../wire/messages.ts";
 import { nexthopsMessages, numberedUpdates, recordChunks, snapshotMessages } from "../wire/snapshot.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
@@ -61,6 +64,9 @@ export class ServerSession extends Session<ServerState> {
   private nexthopsSent = 0;
   /** Update batches published while the activation snapshot is still going out. */
   private backlog: Message[] | undefined;
+  /** Bumped when the session starts over: a snapshot still going out for the last one stops. */
+  private epoch = 0;
+  private toldNotRegistered = false;
 
   constructor(link: FramedLink, private readonly host: ServerHost) {
     super(link, host.timers, "registering");
@@ -88,18 +94,35 @@ export class ServerSession extends Session<ServerState> {
 
   protected receive(m: Message): void | Promise<void> {
     if (this.state === "closed") return;
+    if (m.type === "hello") return this.hello(m);
+    if (this.state === "registering") return this.notRegistered();
     switch (m.type) {
-      case "hello": return this.hello(m);
       case "activate": return this.activate();
       case "heartbeat": return;
       case "ack": this.acked = Math.max(this.acked, m.sequence); return;
       default:
-        if (this.state !== "registering" && this.client?.role === "rp") return this.host.peerMessage(this, m);
+        if (this.client?.role === "rp") return this.host.peerMessage(this, m);
     }
   }
 
+  /**
+   * A client that speaks before its hello had a session with this server before it
+   * restarted (on a line that stayed up): told once, it registers again at once instead
+   * of when its silence limit runs out.
+   */
+  private notRegistered(): void {
+    if (this.toldNotRegistered) return;
+    this.toldNotRegistered = true;
+    this.send({ type: "error", code: ERROR_NOT_REGISTERED, message: `${this.host.id} has no session for you: say hello` });
+  }
+
   private hello(m: Extract<Message, { type: "hello" }>): void {
-    if (this.state !== "registering") return;
+    if (this.state !== "registering") {
+      this.epoch++;
+      this.backlog = undefined;
+      this.become("registering", `${m.node} said hello again on the same line: its session starts over`);
+      this.client = undefined;
+    }
     if (!CLIENTS_OF[this.host.role].includes(m.role)) {
       this.send({ type: "deny", code: 1, reason: `a ${m.role} does not register with a ${this.host.role}` });
       this.close(`refused ${m.node}: a ${m.role} does not register with a ${this.host.role}`);
@@ -123,9 +146,11 @@ export class ServerSession extends Session<ServerState> {
     this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
     const slicer = new Slicer();
+    const epoch = this.epoch;
     for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence: this.sequence, subset: this.client.subset, taken: true })) {
       if (!this.send(m)) return;
       await slicer.turn();
+      if (this.epoch !== epoch) return;
     }
     const waiting = this.backlog;
     this.backlog = undefined;

@@ -1,7 +1,8 @@
 // A chassis of node processes started from a topology: one `fibcast node` process per card,
 // each with its configuration in FIBCAST_NODE and an IPC channel for control. Addresses are
-// fixed before anything starts (free TCP ports, or Unix socket paths), so every node starts
-// at once and a restarted node comes back where its clients look for it.
+// fixed before anything starts (free TCP ports, Unix socket paths, or a serial line per
+// link: a PTY pair whose ends the two nodes open), so every node starts at once and a
+// restarted node comes back where its clients look for it.
 
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -9,9 +10,10 @@ import { mkdtempSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { builtPath } from "../firmware.ts";
-import type { Address, ProcessConfig, SubsetJson } from "../node/main.ts";
+import type { Address, ProcessConfig, SocketAddress, SubsetJson } from "../node/main.ts";
 import type { NodeStatus } from "../node/node.ts";
 import type { Impairment } from "../links/sim.ts";
+import { ptyPair, type PtyPair } from "../links/pty.ts";
 import type { NodeSpec, Topology } from "./topology.ts";
 
 interface Running {
@@ -23,7 +25,9 @@ interface Running {
 
 export class Chassis {
   readonly logDir: string;
-  private readonly addresses = new Map<string, Address>();
+  private readonly addresses = new Map<string, SocketAddress>();
+  /** Serial links: one line per client and server, the client's end a, the server's b. */
+  private readonly lines: { client: string; server: string; pair: PtyPair }[] = [];
   private readonly running = new Map<string, Running>();
   private nextId = 1;
 
@@ -34,11 +38,25 @@ export class Chassis {
   /** Starts every node of the topology; resolves when all serve. */
   static async start(topology: Topology): Promise<Chassis> {
     const c = new Chassis(topology);
-    for (const n of topology.nodes) {
-      if (n.role === "npu") continue;
-      c.addresses.set(n.id, topology.links.stream === "unix" ? { unix: join(c.logDir, `${n.id}.sock`) } : { tcp: await freePort(), host: "127.0.0.1" });
+    try {
+      if (topology.links.stream === "serial") {
+        for (const n of topology.nodes) {
+          for (const server of upstream(n)) {
+            const pair = await ptyPair(join(c.logDir, `${n.id}-${server}.tty`), join(c.logDir, `${server}-${n.id}.tty`));
+            c.lines.push({ client: n.id, server, pair });
+          }
+        }
+      } else {
+        for (const n of topology.nodes) {
+          if (n.role === "npu") continue;
+          c.addresses.set(n.id, topology.links.stream === "unix" ? { unix: join(c.logDir, `${n.id}.sock`) } : { tcp: await freePort(), host: "127.0.0.1" });
+        }
+      }
+      await Promise.all(topology.nodes.map((n) => c.spawn(n)));
+    } catch (e) {
+      await c.stop();
+      throw e;
     }
-    await Promise.all(topology.nodes.map((n) => c.spawn(n)));
     return c;
   }
 
@@ -52,14 +70,18 @@ export class Chassis {
   }
 
   private config(n: NodeSpec): ProcessConfig {
-    const servers = n.role === "rp" ? n.peers : n.servers;
+    const servers = upstream(n);
     const impairment = this.topology.links.impairment;
+    const address = (s: string): Address =>
+      this.addresses.get(s) ?? { serial: this.lines.find((l) => l.client === n.id && l.server === s)!.pair.a };
+    const lines = this.lines.filter((l) => l.server === n.id).map((l) => l.pair.b);
     return {
       id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers,
       ...(n.subset ? { subset: n.subset } : {}),
       ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
       ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),
-      addresses: Object.fromEntries(servers.map((s) => [s, this.addresses.get(s)!])),
+      ...(lines.length > 0 ? { lines } : {}),
+      addresses: Object.fromEntries(servers.map((s) => [s, address(s)])),
       ...(this.topology.links.stream === "sim" ? { impair: Object.fromEntries(servers.map((s) => [s, impairment])) } : {}),
     };
   }
@@ -166,7 +188,13 @@ export class Chassis {
       r.child.kill("SIGTERM");
       setTimeout(() => r.child.kill("SIGKILL"), 2000).unref();
     })));
+    for (const l of this.lines) l.pair.close();
   }
+}
+
+/** The nodes a node dials: its servers, or for a route processor its peers. */
+function upstream(n: NodeSpec): string[] {
+  return n.role === "rp" ? n.peers : n.servers;
 }
 
 function freePort(): Promise<number> {

@@ -31,7 +31,7 @@ export interface NodeSpec {
   index: number;
 }
 
-export type StreamKind = "tcp" | "unix" | "sim";
+export type StreamKind = "tcp" | "unix" | "serial" | "sim";
 
 export interface Topology {
   file: string;
@@ -103,7 +103,7 @@ export function parseTopology(doc: unknown, file: string): Topology {
   }
   const linksDoc = root.links === undefined ? {} : record(root.links, file, "links");
   const stream = (linksDoc.stream ?? "tcp") as StreamKind;
-  if (!["tcp", "unix", "sim"].includes(stream)) fail("links.stream", `must be tcp, unix or sim, not ${JSON.stringify(linksDoc.stream)}`);
+  if (!["tcp", "unix", "serial", "sim"].includes(stream)) fail("links.stream", `must be tcp, unix, serial or sim, not ${JSON.stringify(linksDoc.stream)}`);
   const impairment: Impairment = {};
   if (stream === "sim") {
     if (linksDoc.bandwidth !== undefined) impairment.bandwidthBps = number(linksDoc.bandwidth, "links.bandwidth", 1, Infinity);

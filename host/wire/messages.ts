@@ -55,6 +55,9 @@ export const CAP_MULTICAST = 4;
 export const CAP_FLASH = 8;
 export const CAP_ENCRYPTION = 16;
 
+/** Codes of the error message. */
+export const ERROR_NOT_REGISTERED = 1;   // the server has no session for this client: say hello again
+
 export type Message =
   | { type: "hello"; node: string; role: Role; maxVersion: number; capabilities: number; subset: Subset }
   | { type: "challenge"; server: string; nonce: Uint8Array }
