@@ -18,7 +18,13 @@ export function measureRate(count: number, runs: number, fn: () => void): Sample
     rates.push(count / ((performance.now() - t) / 1000));
   }
   rates.sort((a, b) => a - b);
-  return { median: rates[rates.length >> 1], min: rates[0], max: rates[rates.length - 1], runs };
+  return { median: median(rates), min: rates[0], max: rates[rates.length - 1], runs };
+}
+
+/** The middle value (the upper one of an even count). */
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
 }
 
 /** Milliseconds fn takes, once. */

@@ -5,7 +5,7 @@
 import { Fib, encodeChanges, type Change } from "../host/fib.ts";
 import { firmwareImage } from "../host/firmware.ts";
 import { NextHopTable } from "../host/nexthops.ts";
-import { Addr, type Family } from "../host/netip.ts";
+import { Addr, type Family, type Prefix } from "../host/netip.ts";
 import type { Route } from "../host/routefile.ts";
 import { Random } from "../host/random.ts";
 import { fpmNewRoute } from "../host/fpm/netlink.ts";
@@ -81,9 +81,7 @@ function benchFamily(family: Family, routes: readonly Route[], quick: boolean, l
   const changed = encodeChanges(family, [...changes].sort((a, b) => a.prefix.compare(b.prefix)).map((c) => (rnd.float() < 0.01 ? { prefix: c.prefix, nh: (c.nh! + 1) % 0xfffffe } : c)));
   const diff = measureRate(2 * n, runs, () => fib.diff(family, records, changed));
 
-  const gateway = family === 4 ? Addr.mustParse("192.0.2.1") : Addr.mustParse("2001:db8::1");
-  let fpm = 0;
-  for (const c of changes) fpm += fpmNewRoute(c.prefix, gateway, 2, 20).length;
+  const fpm = fpmBytes(changes.map((c) => c.prefix));
 
   const result: WireResult = {
     family,
@@ -99,4 +97,12 @@ function benchFamily(family: Family, routes: readonly Route[], quick: boolean, l
   };
   log(`IPv${family}: ${result.bytesPerRoute} B/route + ${nexthopsBytes} B of next hops (FPM ${result.fpmBytesPerRoute} B/route), encode ${round(encode.median / 1e6)} M/s (walk + encode ${round(snapshot.median / 1e6)} M/s), decode ${round(decode.median / 1e6)} M/s, diff ${round(diff.median / 1e6)} M entries/s`);
   return result;
+}
+
+/** Bytes of routes as zebra's FPM sends them (again, after every reconnect): one RTM_NEWROUTE each. */
+export function fpmBytes(prefixes: Iterable<Prefix>): number {
+  const gateway = { 4: Addr.mustParse("192.0.2.1"), 6: Addr.mustParse("2001:db8::1") };
+  let n = 0;
+  for (const p of prefixes) n += fpmNewRoute(p, gateway[p.family], 2, 20).length;
+  return n;
 }

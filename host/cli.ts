@@ -96,8 +96,8 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
     run: () => nodeCommand(),
   },
   bench: {
-    summary: "benchmarks: lookup, wire, program; JSON with --json",
-    usage: `fibcast bench [lookup] [wire] [program] [--routes FILE] [--json] [--quick]
+    summary: "benchmarks: lookup, wire, program, failover; JSON with --json",
+    usage: `fibcast bench [lookup] [wire] [program] [failover] [--routes FILE] [--json] [--quick]
 
   lookup         lookup, update and memory figures per family, against npm
                  longest-prefix-match in the same run
@@ -105,6 +105,9 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
                  decode rates, diff rate
   program        the chassis as processes (2 RPs, 4 LCs, 8 NPUs over TCP): cold
                  start, end-to-end programming rate, convergence under churn
+  failover       the same chassis on the real tables: the primary route processor
+                 freezes while 1% of routes differ on the secondary; detection,
+                 resync time and bytes per card, beside a full resend (FPM's)
                  (no name: all of them)
   --routes FILE  a route file instead of the real table (@ip-location-db/asn)
   --json         print JSON

@@ -107,6 +107,30 @@ test("a line card whose server dies fails over and passes on only the difference
   assert.is(npu.status().active, "lc0");
 });
 
+test("failback: a card moves back to its preferred server once it has stayed ready for failbackMs, and never with -1", async () => {
+  const c: Chassis = { nodes: new Map(), links: new Map() };
+  const add = (n: Node) => c.nodes.set(n.id, n);
+  add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 2000, v6: 200, seed: 9 } }] }));
+  add(node({ id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [] }));
+  add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"], failbackMs: 300 }));
+  add(node({ id: "lc1", role: "lc", servers: ["rp0", "rp1"], failbackMs: -1 }));
+  await c.nodes.get("rp0")!.loadSources();
+  wire(c, "rp1", "rp0");
+  // The preferred server is not there yet: both cards take their tables from rp1.
+  for (const lc of ["lc0", "lc1"]) wire(c, lc, "rp1");
+  await until("convergence on rp1", () => converged(c) && c.nodes.get("lc0")!.status().active === "rp1" && c.nodes.get("lc1")!.status().active === "rp1");
+  const readyAt = performance.now();
+  for (const lc of ["lc0", "lc1"]) wire(c, lc, "rp0");
+  const lc0 = c.nodes.get("lc0")!;
+  await until("lc0 back on rp0", () => lc0.status().active === "rp0" && lc0.resyncs.length === 2);
+  assert.ok(performance.now() - readyAt >= 300, "not before rp0 had been ready for failbackMs");
+  const back = lc0.resyncs[1];
+  assert.equal([back.from, back.to, back.diffEntries], ["rp1", "rp0", 0], "moving back costs nothing when the servers agree");
+  await new Promise((r) => setTimeout(r, 400));
+  assert.is(c.nodes.get("lc1")!.status().active, "rp1", "failbackMs -1: lc1 stays where it is");
+  assert.ok(converged(c));
+});
+
 test("silence: a silent active server is failed over from when another is ready; with nowhere to go the card waits, keeping its session", async () => {
   const c = await chassis();
   await until("convergence", () => converged(c));

@@ -25,13 +25,17 @@ test("the example chassis converges, survives a kill, a restart, a cut and churn
   const { status, report, stderr } = fibcastRun("examples/chassis.yaml", readFileSync("examples/failover.yaml", "utf8"));
   assert.is(status, 0, stderr);
   assert.ok(report.ok);
-  assert.is(report.steps.length, 12);
+  assert.is(report.steps.length, 17);
   for (const [id, n] of Object.entries(report.nodes)) {
     assert.ok(n.up, `${id} is up`);
     assert.equal(n.digest, n.expectedDigest, `${id} holds what it should`);
   }
   assert.is(report.nodes.lc1.routes, report.nodes["lc1.npu0"].routes);
   assert.ok(report.nodes.lc1.failovers >= 1, "lc1 failed over when its link to rp1 was cut");
+  // rp1 frozen: its links stay open, so only its silence tells the cards it is gone.
+  const silent = [...report.nodes.lc0.resyncs, ...report.nodes.lc1.resyncs].filter((r) => r.from === "rp1" && r.detectMs > 0);
+  assert.ok(silent.length >= 1, "a card failed over from the frozen rp1 on silence");
+  for (const r of silent) assert.ok(r.detectMs >= 150 && r.detectMs < 1000, `detected after ${r.detectMs} ms of silence (limit 150 ms)`);
   const dump = readFileSync(join(dir, "dump", "lc1.routes"), "utf8").trim().split("\n");
   assert.is(dump.length, report.nodes.lc1.routes);
   assert.ok(dump.includes("10.1.1.0/24 10.255.0.2,10.255.0.3"), "an ECMP route, next hops as written");

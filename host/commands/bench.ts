@@ -7,6 +7,7 @@ import { readRoutesOrFail } from "../fib-from-file.ts";
 import { benchLookup } from "../../bench/lookup.ts";
 import { benchWire } from "../../bench/wire.ts";
 import { benchProgram } from "../../bench/program.ts";
+import { benchFailover } from "../../bench/failover.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
 import { UsageError, type Context } from "../cli-support.ts";
 
@@ -16,7 +17,7 @@ export interface BenchArgs {
   quick: boolean;
 }
 
-const BENCHMARKS = ["lookup", "wire", "program"];
+const BENCHMARKS = ["lookup", "wire", "program", "failover"];
 
 export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
   const unknown = names.filter((n) => !BENCHMARKS.includes(n));
@@ -36,6 +37,7 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
   if (chosen.includes("lookup")) report.lookup = benchLookup(routes, { quick: args.quick, log: ctx.log });
   if (chosen.includes("wire")) report.wire = benchWire(routes, { quick: args.quick, log: ctx.log });
   if (chosen.includes("program")) report.program = await benchProgram({ quick: args.quick, log: ctx.log });
+  if (chosen.includes("failover")) report.failover = await benchFailover({ quick: args.quick, log: ctx.log });
   if (args.json) {
     await ctx.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -54,6 +56,15 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
           `RP → LC → NPU ${(p.programRoutesPerSec / 1e6).toFixed(2)} M routes/s (${Math.round(p.programRoutesPerSec / p.sonicRoutesPerSec)}× SONiC)  ` +
           `churn ${p.churn.rate}/s: converged ${p.churn.convergedAfterMs} ms after the last update\n`,
       );
+    }
+    const f = report.failover as Awaited<ReturnType<typeof benchFailover>> | undefined;
+    if (f) {
+      for (const [mode, m] of Object.entries(f.modes)) {
+        await ctx.write(
+          `failover (${mode}, ${f.differ * 100}% differ)  detect ${m.detectMs} ms  resync ${m.resyncMs} ms  in ${m.bytesIn} B  ` +
+            `${m.diffEntries} entries  to NPUs ${m.bytesDownstream} B (${m.downstreamRatio}× the difference each)  (full resend: FPM ${f.fullResend.fpmBytes} B, snapshot ${f.fullResend.snapshotBytes} B)\n`,
+        );
+      }
     }
     for (const r of (report.wire as ReturnType<typeof benchWire>) ?? []) {
       await ctx.write(

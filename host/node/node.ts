@@ -19,7 +19,7 @@ import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import type { Message, NextHopEntry, Role, SourceEntry, Subset } from "../wire/messages.ts";
-import { nexthopsMessages, snapshotMessages, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
+import { nexthopsMessages, snapshotMessages, updateBytes, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
 import { ServerSession, type PublishCache, type ServerHost, type ServerState } from "./server.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
@@ -37,12 +37,20 @@ export interface NodeOptions {
   subset?: Subset;
   memoryMiB?: number;
   timers?: Timers;
+  /**
+   * Line cards and forwarding engines: how long a server more preferred than the active one
+   * must stay ready (registered, not silent) before the card moves back to it; -1: never.
+   * The wait keeps a flapping server from being followed.
+   */
+  failbackMs?: number;
   sources?: SourceConfig[];
   /** Servers (or, for a route processor, peers) in order of preference. */
   servers?: string[];
   firmware: Uint8Array;
   log?: (line: Record<string, unknown>) => void;
 }
+
+export const DEFAULT_FAILBACK_MS = 1000;
 
 /** What one failover or resync cost. */
 export interface Resync {
@@ -54,6 +62,8 @@ export interface Resync {
   ms: number;
   bytesIn: number;
   diffEntries: number;
+  /** The difference as update batches on a byte stream: what passing it on costs at least, per client. */
+  diffBytes: number;
   /** Bytes this node sent its own clients because of it. */
   bytesOut: number;
 }
@@ -107,6 +117,9 @@ export class Node implements ServerHost, ClientHost {
   private pendingResync: Resync | undefined;
   readonly resyncs: Resync[] = [];
   private failovers = 0;
+  /** When each ready server (standby, not silent) became ready: failback waits on it. */
+  private readonly readySince = new Map<ClientSession, number>();
+  private failbackTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly log: (line: Record<string, unknown>) => void;
 
   constructor(private readonly options: NodeOptions) {
@@ -312,7 +325,7 @@ export class Node implements ServerHost, ClientHost {
 
   sessionSuspect(session: ServerSession | ClientSession, reason: string): void {
     this.note("silent", { ...this.who(session), reason });
-    if (session === this.active) this.reconsider();
+    if (session instanceof ClientSession) this.reconsider();
   }
 
   sessionResumed(session: ServerSession | ClientSession, silentMs: number): void {
@@ -345,12 +358,43 @@ export class Node implements ServerHost, ClientHost {
    */
   private reconsider(): void {
     if (this.role === "rp") return;
+    const now = performance.now();
+    for (const s of this.readySince.keys()) if (s.state !== "standby" || s.suspect) this.readySince.delete(s);
+    for (const s of this.sessions.values()) if (s.state === "standby" && !s.suspect && !this.readySince.has(s)) this.readySince.set(s, now);
     const next = this.ready()[0];
     if (this.active?.suspect && next) {
       this.active.abandon(`${this.active.server} is silent and ${next.server} is ready: failing over`);
       return;
     }
+    if (this.active?.state === "active" && !this.active.suspect && next && this.prefers(next, this.active)) {
+      this.failback(next, now);
+      return;
+    }
     this.chooseActive();
+  }
+
+  /** Whether server a comes before b in this node's order of preference. */
+  private prefers(a: ClientSession, b: ClientSession): boolean {
+    return this.servers.indexOf(a.server) < this.servers.indexOf(b.server);
+  }
+
+  /**
+   * A server more preferred than the active one is ready: once it has stayed ready for
+   * failbackMs, move back to it (the active session ends and registers again as a standby;
+   * the preferred server brings the table to equality, and only the difference goes on).
+   */
+  private failback(preferred: ClientSession, now: number): void {
+    const after = this.options.failbackMs ?? DEFAULT_FAILBACK_MS;
+    if (after < 0) return;
+    const wait = this.readySince.get(preferred)! + after - now;
+    if (wait <= 0) {
+      this.active!.close(`${preferred.server} is preferred and has been ready for ${after} ms: moving back to it`);
+      return;
+    }
+    if (this.failbackTimer === undefined) {
+      this.failbackTimer = setTimeout(() => { this.failbackTimer = undefined; this.reconsider(); }, wait + 1);
+      this.failbackTimer.unref?.();
+    }
   }
 
   /** Standby servers in order of preference, leaving out silent ones. */
@@ -370,7 +414,7 @@ export class Node implements ServerHost, ClientHost {
     if (!s) return;
     this.active = s;
     if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
-    this.pendingResync = { from: this.failingOver.from, to: s.server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, bytesOut: 0 };
+    this.pendingResync = { from: this.failingOver.from, to: s.server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, diffBytes: 0, bytesOut: 0 };
     s.activate();
   }
 
@@ -404,7 +448,10 @@ export class Node implements ServerHost, ClientHost {
     if (digest !== snapshot.digest) {
       this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(snapshot.digest), refused: diff.changes.length / words - applied });
     }
-    if (this.pendingResync) this.pendingResync.diffEntries += diff.changes.length / words;
+    if (this.pendingResync) {
+      this.pendingResync.diffEntries += diff.changes.length / words;
+      this.pendingResync.diffBytes += updateBytes(this.fib, family, diff.changes);
+    }
   }
 
   private finishResync(session: ClientSession): void {

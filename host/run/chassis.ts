@@ -21,6 +21,8 @@ interface Running {
   child: ChildProcess;
   pending: Map<number, (reply: Record<string, unknown>) => void>;
   exited: boolean;
+  /** Stopped by SIGSTOP: alive, links open, saying nothing (a hung card). */
+  frozen: boolean;
 }
 
 export class Chassis {
@@ -64,9 +66,10 @@ export class Chassis {
     return this.topology.nodes;
   }
 
+  /** Running and not frozen: it answers. */
   isUp(id: string): boolean {
     const r = this.running.get(id);
-    return r !== undefined && !r.exited;
+    return r !== undefined && !r.exited && !r.frozen;
   }
 
   private config(n: NodeSpec): ProcessConfig {
@@ -76,7 +79,7 @@ export class Chassis {
       this.addresses.get(s) ?? { serial: this.lines.find((l) => l.client === n.id && l.server === s)!.pair.a };
     const lines = this.lines.filter((l) => l.server === n.id).map((l) => l.pair.b);
     return {
-      id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers,
+      id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers, failbackMs: this.topology.failbackMs,
       ...(n.subset ? { subset: n.subset } : {}),
       ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
       ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),
@@ -94,7 +97,7 @@ export class Chassis {
       execArgv: ["--max-old-space-size=4096", ...(process.env.FIBCAST_NODE_ARGS ? process.env.FIBCAST_NODE_ARGS.split(" ") : [])],
     });
     closeSync(log);
-    const r: Running = { spec: n, child, pending: new Map(), exited: false };
+    const r: Running = { spec: n, child, pending: new Map(), exited: false, frozen: false };
     this.running.set(n.id, r);
     return new Promise((resolve, reject) => {
       child.on("message", (m: Record<string, unknown>) => {
@@ -115,6 +118,7 @@ export class Chassis {
   request(id: string, cmd: string, args: Record<string, unknown> = {}, timeoutMs = 30000): Promise<Record<string, unknown>> {
     const r = this.running.get(id);
     if (!r || r.exited) return Promise.resolve({ error: `${id} is not running` });
+    if (r.frozen) return Promise.resolve({ error: `${id} is frozen` });
     const rid = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => { r.pending.delete(rid); resolve({ error: `${id} did not answer ${cmd} within ${timeoutMs} ms` }); }, timeoutMs);
@@ -134,8 +138,27 @@ export class Chassis {
     r.child.kill("SIGKILL");
   }
 
+  /**
+   * Stops a node where it is (SIGSTOP): its streams stay open and it says nothing, so the
+   * others can only tell it from silence. thaw() lets it go on (SIGCONT).
+   */
+  freeze(id: string): void {
+    const r = this.running.get(id);
+    if (!r || r.exited || r.frozen) throw new Error(`${id} is not running`);
+    r.child.kill("SIGSTOP");
+    r.frozen = true;
+  }
+
+  thaw(id: string): void {
+    const r = this.running.get(id);
+    if (!r || r.exited || !r.frozen) throw new Error(`${id} is not frozen`);
+    r.child.kill("SIGCONT");
+    r.frozen = false;
+  }
+
   async restart(id: string): Promise<void> {
-    if (this.isUp(id)) throw new Error(`${id} is running`);
+    const r = this.running.get(id);
+    if (r && !r.exited) throw new Error(`${id} is running`);
     const spec = this.topology.nodes.find((n) => n.id === id);
     if (!spec) throw new Error(`no node ${id}`);
     await this.spawn(spec);
@@ -185,6 +208,7 @@ export class Chassis {
   async stop(): Promise<void> {
     await Promise.all([...this.running.values()].filter((r) => !r.exited).map((r) => new Promise<void>((resolve) => {
       r.child.once("exit", () => resolve());
+      if (r.frozen) r.child.kill("SIGCONT");
       r.child.kill("SIGTERM");
       setTimeout(() => r.child.kill("SIGKILL"), 2000).unref();
     })));

@@ -74,6 +74,8 @@ async function perform(chassis: Chassis, step: Step): Promise<void> {
   switch (step.kind) {
     case "wait": return waitConverged(chassis, step.timeoutMs);
     case "kill": return chassis.kill(step.node);
+    case "freeze": return chassis.freeze(step.node);
+    case "thaw": return chassis.thaw(step.node);
     case "restart": return chassis.restart(step.node);
     case "cut": return chassis.cut(step.link[0], step.link[1], false);
     case "restore": return chassis.cut(step.link[0], step.link[1], true);

@@ -2,6 +2,8 @@
 //
 //   - wait: converged                  (or { wait: converged, timeout: 20s }; default 30 s)
 //   - kill: rp0                        SIGKILL
+//   - freeze: rp0                      SIGSTOP: links stay open, the node falls silent
+//   - thaw: rp0                        SIGCONT
 //   - restart: rp0
 //   - cut: [rp1, lc0]                  and  - restore: [rp1, lc0]
 //   - impair: { link: [rp0, lc1], loss: 0.01, corrupt: 0.001, latency: 5, bandwidth: 1e8 }
@@ -22,6 +24,8 @@ export class ScenarioError extends Error {
 export type Step =
   | { kind: "wait"; timeoutMs: number }
   | { kind: "kill"; node: string }
+  | { kind: "freeze"; node: string }
+  | { kind: "thaw"; node: string }
   | { kind: "restart"; node: string }
   | { kind: "cut"; link: [string, string] }
   | { kind: "restore"; link: [string, string] }
@@ -62,7 +66,7 @@ function parseStep(raw: unknown, where: string): Step {
     case "wait":
       if (v !== "converged") fail(`wait: only "converged" can be waited for`);
       return { kind: "wait", timeoutMs: s.timeout === undefined ? 30000 : duration(s.timeout, fail) };
-    case "kill": case "restart": return { kind, node: name(v) };
+    case "kill": case "freeze": case "thaw": case "restart": return { kind, node: name(v) };
     case "cut": case "restore": return { kind, link: pair(v) };
     case "impair": {
       const o = (v ?? {}) as Record<string, unknown>;
@@ -85,7 +89,7 @@ function parseStep(raw: unknown, where: string): Step {
       return step;
     }
     default:
-      return fail(`unknown step ${JSON.stringify(kind)} (wait, kill, restart, cut, restore, impair, churn, sleep, expect)`);
+      return fail(`unknown step ${JSON.stringify(kind)} (wait, kill, freeze, thaw, restart, cut, restore, impair, churn, sleep, expect)`);
   }
 }
 
@@ -100,7 +104,7 @@ function duration(v: unknown, fail: (reason: string) => never): number {
 export function describeStep(s: Step): string {
   switch (s.kind) {
     case "wait": return "wait: converged";
-    case "kill": case "restart": return `${s.kind}: ${s.node}`;
+    case "kill": case "freeze": case "thaw": case "restart": return `${s.kind}: ${s.node}`;
     case "cut": case "restore": return `${s.kind}: [${s.link.join(", ")}]`;
     case "impair": return `impair: [${s.link.join(", ")}] ${JSON.stringify(s.impairment)}`;
     case "churn": return `churn: ${s.node} ${s.updates} at ${s.rate}/s`;

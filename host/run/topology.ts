@@ -12,6 +12,7 @@ import type { SourceConfig } from "../node/sources.ts";
 import type { SubsetJson } from "../node/main.ts";
 import type { Impairment } from "../links/sim.ts";
 import type { Timers } from "../node/liveness.ts";
+import { DEFAULT_FAILBACK_MS } from "../node/node.ts";
 
 export class TopologyError extends Error {
   override name = "TopologyError";
@@ -38,6 +39,8 @@ export interface Topology {
   nodes: NodeSpec[];
   links: { stream: StreamKind; impairment: Impairment };
   timers: Timers;
+  /** How long a more preferred server must stay ready before a card moves back to it; -1: never. */
+  failbackMs: number;
 }
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
@@ -116,7 +119,9 @@ export function parseTopology(doc: unknown, file: string): Topology {
     heartbeatMs: timersDoc.heartbeatMs === undefined ? 50 : number(timersDoc.heartbeatMs, "timers.heartbeatMs", 1, 60000),
     deadAfter: timersDoc.deadAfter === undefined ? 3 : number(timersDoc.deadAfter, "timers.deadAfter", 1, 100),
   };
-  return { file, nodes, links: { stream, impairment }, timers };
+  const failback = timersDoc.failbackMs ?? DEFAULT_FAILBACK_MS;
+  const failbackMs = failback === "never" ? -1 : number(failback, "timers.failbackMs (or never)", 0, 3600000);
+  return { file, nodes, links: { stream, impairment }, timers, failbackMs };
 
   function number(v: unknown, where: string, min: number, max: number): number {
     if (typeof v !== "number" || !(v >= min && v <= max)) fail(where, `must be a number from ${min} to ${max}`);

@@ -11,8 +11,8 @@ import { Fib, RouteCodecError, recordWords } from "../fib.ts";
 import { subsetDigest, subsetRecords, wholeFamily } from "../node/subset.ts";
 import type { Family } from "../netip.ts";
 import { NextHopTable } from "../nexthops.ts";
-import { FRAME_OVERHEAD, MAX_FRAME } from "./frame.ts";
-import type { Message, NextHopEntry, Subset } from "./messages.ts";
+import { FRAME_OVERHEAD, MAX_FRAME, streamBytes } from "./frame.ts";
+import { encodeMessage, type Message, type NextHopEntry, type Subset } from "./messages.ts";
 
 /** Route bytes in a chunk: a frame, less its header, CRC and the chunk's own fields. */
 export const CHUNK_BYTES = MAX_FRAME - FRAME_OVERHEAD - 32;
@@ -91,6 +91,13 @@ export function* recordChunks(fib: Fib, family: Family, records: Uint32Array): G
     yield chunk;
     at += chunk.count * words;
   }
+}
+
+/** Bytes that sorted change records take on a byte stream as update batches (framed). */
+export function updateBytes(fib: Fib, family: Family, records: Uint32Array): number {
+  let n = 0;
+  for (const m of numberedUpdates([...recordChunks(fib, family, records)], family, 0, 1)) n += streamBytes(encodeMessage(m)).length;
+  return n;
 }
 
 /**

@@ -1,0 +1,120 @@
+// fibcast bench failover: what losing the active route processor costs each line card, when
+// the secondary's table differs from the card's by a known share of the routes.
+//
+// The chassis (2 RPs, 4 LCs, 8 NPUs as processes over TCP) runs the real IPv4 + IPv6 tables
+// as rp1's source; the cards take them from rp0, their primary. Then the two route
+// processors are cut apart, rp1 churns 1% of the routes (the cards do not hear of it), and
+// rp0 is frozen (SIGSTOP: its links stay open, so only heartbeats can tell). Each card
+// detects the silence, activates rp1, makes up the difference and passes it on to its NPUs.
+// Per card: detectMs, resyncMs (detection to the table equal to rp1's), bytesIn, diffEntries,
+// bytesDownstream (to its NPUs) against diffBytes (the difference as update batches),
+// medians over the cards; beside what a full resend
+// costs: the table as FRR's FPM sends it again on reconnect (netlink), and as our own
+// snapshot.
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asnRoutes } from "../host/asn.ts";
+import { formatRoutes, type Route } from "../host/routefile.ts";
+import { Chassis } from "../host/run/chassis.ts";
+import { waitConverged } from "../host/run/runner.ts";
+import { parseTopology } from "../host/run/topology.ts";
+import type { Resync } from "../host/node/node.ts";
+import { median, round } from "./stats.ts";
+import { fpmBytes } from "./wire.ts";
+
+export interface FailoverFigures {
+  cards: number;
+  detectMs: number;
+  resyncMs: number;
+  bytesIn: number;
+  diffEntries: number;
+  /** Bytes the card sent its forwarding engines, all of them. */
+  bytesDownstream: number;
+  /** The difference as update batches: what each forwarding engine must get at least. */
+  diffBytes: number;
+  /** Bytes per forwarding engine over diffBytes (bar ≤ 1.5). */
+  downstreamRatio: number;
+}
+
+export interface FailoverResult {
+  routes: { 4: number; 6: number };
+  /** Share of the routes rp1 changed while the cards could not hear it. */
+  differ: number;
+  modes: Record<string, FailoverFigures>;
+  fullResend: { fpmBytes: number; snapshotBytes: number };
+}
+
+const MODES = ["copy"] as const;
+const NPUS_PER_CARD = 2;
+
+export async function benchFailover(options: { quick?: boolean; log?: (s: string) => void } = {}): Promise<FailoverResult> {
+  const log = options.log ?? (() => {});
+  let routes: Route[] = [...asnRoutes(4), ...asnRoutes(6)];
+  if (options.quick) routes = routes.filter((_, i) => i % 8 === 0);
+  const dir = mkdtempSync(join(tmpdir(), "fibcast-bench-failover-"));
+  const file = join(dir, "table.routes");
+  writeFileSync(file, formatRoutes(routes));
+  const count = { 4: routes.filter((r) => r.prefix.family === 4).length, 6: routes.filter((r) => r.prefix.family === 6).length };
+  const differ = 0.01;
+  const result: FailoverResult = { routes: count, differ, modes: {}, fullResend: { fpmBytes: fpmBytes(routes.map((r) => r.prefix)), snapshotBytes: 0 } };
+  for (const mode of MODES) {
+    const { figures, snapshotBytes } = await failover(file, mode, Math.round(differ * routes.length));
+    result.modes[mode] = figures;
+    if (mode === "copy") result.fullResend.snapshotBytes = snapshotBytes;
+    log(`${mode}: detect ${figures.detectMs} ms, resync ${figures.resyncMs} ms after it, ${figures.bytesIn} B in, ${figures.diffEntries} entries differed, ${figures.bytesDownstream} B to the NPUs, ${figures.downstreamRatio}× the difference's ${figures.diffBytes} B per NPU (medians over ${figures.cards} cards)`);
+  }
+  log(`full resend: ${result.fullResend.fpmBytes} B as FPM netlink, ${result.fullResend.snapshotBytes} B as a fibcast snapshot`);
+  return result;
+}
+
+async function failover(file: string, mode: string, updates: number): Promise<{ figures: FailoverFigures; snapshotBytes: number }> {
+  const nodes: Record<string, unknown> = {
+    rp0: { role: "rp", sources: [] },
+    rp1: { role: "rp", peers: ["rp0"], sources: [{ protocol: "bgp", distance: 20, routes: file }] },
+  };
+  const lcs = ["lc0", "lc1", "lc2", "lc3"];
+  for (const lc of lcs) {
+    nodes[lc] = { role: "lc", servers: ["rp0", "rp1"] };
+    for (let j = 0; j < NPUS_PER_CARD; j++) nodes[`${lc}.npu${j}`] = { role: "npu", servers: [lc] };
+  }
+  const topology = parseTopology({ nodes, links: { stream: "tcp" } }, join(file, "..", "failover.yaml"));
+  const chassis = await Chassis.start(topology);
+  try {
+    // Every card on rp0, its primary (a card that started on rp1 moves back after failbackMs).
+    const end = performance.now() + 60000;
+    let onRp0: string[] = [];
+    while (onRp0.length < lcs.length) {
+      if (performance.now() > end) throw new Error(`only ${onRp0.join(", ") || "no card"} took the table from rp0, the primary, within 60 s`);
+      await waitConverged(chassis, 120000);
+      onRp0 = [];
+      for (const lc of lcs) if ((await chassis.status(lc))?.active === "rp0") onRp0.push(lc);
+      if (onRp0.length < lcs.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    await chassis.cut("rp1", "rp0", false);
+    const reply = await chassis.request("rp1", "churn", { updates, rate: 1e6, seed: 7 }, 120000);
+    if (reply.error) throw new Error(String(reply.error));
+    chassis.freeze("rp0");
+    await waitConverged(chassis, 60000);
+    const resyncs: Resync[] = [];
+    let snapshotBytes = 0;
+    for (const lc of onRp0) {
+      const s = (await chassis.status(lc))!;
+      const r = s.resyncs.at(-1);
+      if (!r || r.from !== "rp0") throw new Error(`${lc} did not fail over from rp0`);
+      resyncs.push(r);
+      snapshotBytes = Math.max(snapshotBytes, r.bytesIn);
+    }
+    const m = (pick: (r: Resync) => number) => median(resyncs.map(pick));
+    return {
+      figures: {
+        cards: resyncs.length, detectMs: m((r) => r.detectMs), resyncMs: m((r) => r.ms), bytesIn: m((r) => r.bytesIn), diffEntries: m((r) => r.diffEntries),
+        bytesDownstream: m((r) => r.bytesOut), diffBytes: m((r) => r.diffBytes), downstreamRatio: round(m((r) => r.bytesOut / NPUS_PER_CARD / r.diffBytes)),
+      },
+      snapshotBytes,
+    };
+  } finally {
+    await chassis.stop();
+  }
+}
