@@ -8,7 +8,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { snapshotCommand } from "./commands/snapshot.ts";
 import { decodeCommand } from "./commands/decode.ts";
-import { nodeCommand, runCommand } from "./commands/run.ts";
+import { chaosCommand, nodeCommand, runCommand } from "./commands/run.ts";
 
 interface Command {
   summary: string;
@@ -85,6 +85,23 @@ passed. The formats are in the README.`,
       ...(v.scenario ? { scenario: v.scenario as string } : {}),
       ...(v.report ? { report: v.report as string } : {}),
       ...(v.dump ? { dump: v.dump as string } : {}),
+    }),
+  },
+  chaos: {
+    summary: "seeded random kills, freezes, cuts, impairments and churn on a topology, then converge",
+    usage: `fibcast chaos TOPOLOGY.yaml [--seed N] [--steps M] [--runs K] [--report REPORT.json]
+
+Runs the topology under a random scenario drawn from seed N (default 1): M events (default
+20) among kills, restarts, freezes, thaws, cuts, restores, link impairments, churn, sleeps
+and waits, then everything is brought back and the chassis must converge. The same seed
+gives the same steps. After every step no card that held routes may hold none. --runs K
+takes seeds N … N+K−1 in turn. Exits 0 only if every run passed; the report (JSON; to
+stdout without --report) has one run report per seed.`,
+    options: { seed: { type: "string" }, steps: { type: "string" }, runs: { type: "string" }, report: { type: "string" }, ...quiet },
+    positionals: true,
+    run: (ctx, v, positionals) => chaosCommand(ctx, positionals[0], {
+      seed: count(v.seed, 1, "--seed"), steps: count(v.steps, 20, "--steps"), runs: Math.max(1, count(v.runs, 1, "--runs")),
+      ...(v.report ? { report: v.report as string } : {}),
     }),
   },
   node: {

@@ -17,7 +17,7 @@ import { RouteCodecError } from "../fib.ts";
 import type { FramedLink } from "../links/framed.ts";
 import { ERROR_NOT_REGISTERED, type Message, type NextHopEntry, type Role, type Subset } from "../wire/messages.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
-import type { Timers } from "./liveness.ts";
+import { GIVE_UP, type Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
 
 export type ClientState = "registering" | "standby" | "syncing" | "active" | "closed";
@@ -52,6 +52,8 @@ export class ClientSession extends Session<ClientState> {
   activatedAt = 0;
   bytesInAtActivation = 0;
   private pending = new Set<Family>();
+  /** When the sync last moved (activation, or a snapshot message). */
+  private syncMovedAt = 0;
   private readonly assembler: SnapshotAssembler;
 
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
@@ -118,6 +120,7 @@ export class ClientSession extends Session<ClientState> {
     this.activatedAt = performance.now();
     this.bytesInAtActivation = this.link.counters.bytesIn;
     this.pending = new Set(this.host.subset.families);
+    this.syncMovedAt = performance.now();
     const d = this.host.digests();
     this.become("syncing", `activating ${this.server}`);
     this.link.send({ type: "activate", stream: this.grant.stream, sequence: this.sequence, digest4: d[4], digest6: d[6] });
@@ -125,6 +128,7 @@ export class ClientSession extends Session<ClientState> {
 
   private async snapshot(m: Message): Promise<void> {
     if (this.state !== "syncing") return;
+    this.syncMovedAt = performance.now();
     const got = this.assembler.feed(m);
     if (got === undefined) return;
     if (got instanceof SnapshotError) return this.close(`${this.server}: snapshot refused: ${got.message}`);
@@ -153,5 +157,13 @@ export class ClientSession extends Session<ClientState> {
 
   protected heartbeat(): void {
     this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+    // A lost activate (or a lost last frame of the snapshot) would leave us syncing for good
+    // on a lossy line; a server still waiting for a table of its own takes as long. Either
+    // way, starting over costs little.
+    const { heartbeatMs, deadAfter } = this.host.timers;
+    const stalled = performance.now() - this.syncMovedAt;
+    if (this.state === "syncing" && stalled > GIVE_UP * heartbeatMs * deadAfter) {
+      this.close(`${this.server}: no snapshot for ${Math.round(stalled)} ms after activating it: registering again`);
+    }
   }
 }

@@ -19,7 +19,7 @@ export interface Timers {
 export const DEFAULT_TIMERS: Timers = { heartbeatMs: 50, deadAfter: 3 };
 
 /** Silence, in detection limits, after which a suspect peer's link is closed. */
-const GIVE_UP = 40;
+export const GIVE_UP = 40;
 
 export interface LivenessEvents {
   /** Time to send a heartbeat. */

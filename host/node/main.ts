@@ -112,8 +112,9 @@ export async function runNode(config: ProcessConfig): Promise<void> {
       return;
     }
     const socket = "unix" in to ? connect(to.unix) : connect(to.tcp, to.host ?? "127.0.0.1");
-    links.set(peer, () => socket.destroy());
-    socket.once("connect", () => linked(peer, socketStream(socket)));
+    let stream: ByteStream | undefined;
+    links.set(peer, () => (stream ? stream.close() : socket.destroy()));
+    socket.once("connect", () => linked(peer, (stream = socketStream(socket))));
     socket.once("close", () => { links.delete(peer); sims.delete(peer); });
     socket.once("error", () => {});
   };

@@ -117,6 +117,8 @@ export class Node implements ServerHost, ClientHost {
   private pendingResync: Resync | undefined;
   readonly resyncs: Resync[] = [];
   private failovers = 0;
+  /** See ServerHost.serving: a line card or engine has synced with a server since it started. */
+  serving: boolean;
   /** When each ready server (standby, not silent) became ready: failback waits on it. */
   private readonly readySince = new Map<ClientSession, number>();
   private failbackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -128,6 +130,7 @@ export class Node implements ServerHost, ClientHost {
     this.subset = normalizeSubset(options.subset ?? EVERYTHING);
     this.timers = options.timers ?? DEFAULT_TIMERS;
     this.servers = options.servers ?? [];
+    this.serving = this.role === "rp";
     this.log = options.log ?? (() => {});
     const index = options.index ?? 0;
     this.nexthops = new NextHopTable(this.role === "rp" ? { base: index * NEXTHOP_BLOCK, size: NEXTHOP_BLOCK } : {});
@@ -272,7 +275,10 @@ export class Node implements ServerHost, ClientHost {
       case "update": {
         if (!rib.info(m.channel) || rib.info(m.channel)!.origin === this.id) return;
         const records = this.decoder.decodeRoutes(m.family, m.data, m.count, true);
-        if (records instanceof Error) return this.note("peer update refused", { peer: from instanceof ServerSession ? from.name : from.server, reason: records.message });
+        if (records instanceof Error) {
+          this.note("peer update refused", { peer: from instanceof ServerSession ? from.name : from.server, reason: records.message });
+          return from.close(`peer update refused (${records.message}): registering again`);
+        }
         this.publish(deltaOf(m.family, rib.updateRecords(m.channel, m.family, records)));
         return;
       }
@@ -280,7 +286,7 @@ export class Node implements ServerHost, ClientHost {
   }
 
   /** A peer's source table, whole: applied as the difference from what we held of it, in slices. */
-  private async peerSnapshot(from: object, m: Extract<Message, { type: "snapshotBegin" | "snapshotChunk" | "snapshotEnd" }>): Promise<void> {
+  private async peerSnapshot(from: ServerSession | ClientSession, m: Extract<Message, { type: "snapshotBegin" | "snapshotChunk" | "snapshotEnd" }>): Promise<void> {
     const rib = this.rib!;
     const info = rib.info(m.snapshot);
     if (!info || info.origin === this.id) return;
@@ -288,7 +294,11 @@ export class Node implements ServerHost, ClientHost {
     this.peerSnapshots.set(from, assembler);
     const got = assembler.feed(m);
     if (got === undefined) return;
-    if (got instanceof SnapshotError) return this.note("peer snapshot refused", { source: info.name, reason: got.message });
+    if (got instanceof SnapshotError) {
+      // Part of it was lost on the way (a lossy line): the exchange starts over from a new registration.
+      this.note("peer snapshot refused", { source: info.name, reason: got.message });
+      return from.close(`peer snapshot of ${info.name} refused (${got.message}): registering again`);
+    }
     const slicer = new Slicer();
     const steps = rib.replace(got.snapshot, got.family, got.records);
     let step = steps.next();
@@ -313,7 +323,13 @@ export class Node implements ServerHost, ClientHost {
       if (session.state === "closed") this.peerSnapshots.delete(session);
       return;
     }
-    if (session.state === "active" && session === this.active) this.finishResync(session);
+    if (session.state === "active" && session === this.active) {
+      this.finishResync(session);
+      if (!this.serving) {
+        this.serving = true;
+        for (const c of this.clients) c.hostServing();
+      }
+    }
     if (session.state === "closed" && session === this.active) {
       this.active = undefined;
       this.failovers++;

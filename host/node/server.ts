@@ -34,6 +34,12 @@ export interface ServerHost {
   readonly nexthops: NextHopTable;
   /** This server's stream identity: new every time the node starts. */
   readonly stream: bigint;
+  /**
+   * Whether this node has a table to serve: a route processor always; a line card once it
+   * has synced with a server since it started. A card that restarted empty must not hand
+   * its clients an empty table to converge to.
+   */
+  readonly serving: boolean;
   readonly timers: Timers;
   /** A peer route processor registered: start the exchange. */
   peerRegistered(session: ServerSession): void;
@@ -67,6 +73,8 @@ export class ServerSession extends Session<ServerState> {
   /** Bumped when the session starts over: a snapshot still going out for the last one stops. */
   private epoch = 0;
   private toldNotRegistered = false;
+  /** The client activated this server before the host had a table to serve (see ServerHost.serving). */
+  private activationWaiting = false;
 
   constructor(link: FramedLink, private readonly host: ServerHost) {
     super(link, host.timers, "registering");
@@ -120,6 +128,7 @@ export class ServerSession extends Session<ServerState> {
     if (this.state !== "registering") {
       this.epoch++;
       this.backlog = undefined;
+      this.activationWaiting = false;
       this.become("registering", `${m.node} said hello again on the same line: its session starts over`);
       this.client = undefined;
     }
@@ -142,6 +151,10 @@ export class ServerSession extends Session<ServerState> {
    */
   private async activate(): Promise<void> {
     if (this.state !== "standby" || !this.client) return;
+    if (!this.host.serving) {
+      this.activationWaiting = true;
+      return;
+    }
     this.become("active", `${this.client.node} activated this server`);
     this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
@@ -155,6 +168,13 @@ export class ServerSession extends Session<ServerState> {
     const waiting = this.backlog;
     this.backlog = undefined;
     for (const m of waiting) if (!this.send(m)) return;
+  }
+
+  /** The host has a table now: a client that activated this server meanwhile gets it. */
+  hostServing(): void {
+    if (!this.activationWaiting) return;
+    this.activationWaiting = false;
+    void this.activate();
   }
 
   /** Sends the client the changes (sorted records) of its subset, if it is active. */

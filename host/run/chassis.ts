@@ -132,10 +132,13 @@ export class Chassis {
     return reply.status as NodeStatus | undefined;
   }
 
-  kill(id: string): void {
+  /** SIGKILL; resolves once the process is gone. */
+  async kill(id: string): Promise<void> {
     const r = this.running.get(id);
     if (!r || r.exited) throw new Error(`${id} is not running`);
+    const gone = new Promise<void>((resolve) => r.child.once("exit", () => resolve()));
     r.child.kill("SIGKILL");
+    await gone;
   }
 
   /**

@@ -35,17 +35,26 @@ export interface Report {
   logs: string;
   steps: StepResult[];
   nodes: Record<string, NodeReport>;
+  /** With guardTables: each time a card that held routes was found holding none. */
+  emptied?: string[];
 }
 
 export interface RunOptions {
   dump?: string;
   /** Told each step as it ends. */
   progress?: (r: StepResult) => void;
+  /**
+   * After every step, check that no line card or forwarding engine that held routes holds
+   * none while its subset has some: a card never flushes its table because a server died.
+   * A killed and restarted card starts empty; that is not counted.
+   */
+  guardTables?: boolean;
 }
 
 export async function run(topology: Topology, steps: Step[], options: RunOptions = {}): Promise<Report> {
   const chassis = await Chassis.start(topology);
   const results: StepResult[] = [];
+  const guard = options.guardTables ? new TableGuard(chassis) : undefined;
   try {
     for (const step of steps) {
       const started = performance.now();
@@ -58,13 +67,15 @@ export async function run(topology: Topology, steps: Step[], options: RunOptions
       const r: StepResult = { step: describeStep(step), ok: error === undefined, ms: Math.round(performance.now() - started), ...(error ? { error } : {}) };
       results.push(r);
       options.progress?.(r);
+      await guard?.check(step, r.step);
     }
     const nodes = await reportNodes(chassis);
     if (options.dump) {
       mkdirSync(options.dump, { recursive: true });
       for (const n of chassis.nodes) if (chassis.isUp(n.id)) await chassis.request(n.id, "dump", { path: resolve(join(options.dump, `${n.id}.routes`)) }, 120000);
     }
-    return { ok: results.every((r) => r.ok), topology: topology.file, logs: chassis.logDir, steps: results, nodes };
+    const ok = results.every((r) => r.ok) && (guard?.emptied.length ?? 0) === 0;
+    return { ok, topology: topology.file, logs: chassis.logDir, steps: results, nodes, ...(guard ? { emptied: guard.emptied } : {}) };
   } finally {
     await chassis.stop();
   }
@@ -133,6 +144,42 @@ export async function divergence(chassis: Chassis): Promise<string> {
   }
   return "";
 }
+
+/**
+ * Watches the cards' tables between steps (RunOptions.guardTables). A card found empty
+ * counts when it held routes and its subset of the route processors' table had routes
+ * both at the last check and now: then nothing but a failure emptied it. (A route
+ * processor restarted while its peer is down lacks the peer's routes for a while, and
+ * cards rightly follow it.)
+ */
+class TableGuard {
+  readonly emptied: string[] = [];
+  /** Routes each card held at most since it (re)started. */
+  private readonly held = new Map<string, number>();
+  /** Whether each card's subset had routes at the last check. */
+  private readonly hadRoutes = new Map<string, boolean>();
+
+  constructor(private readonly chassis: Chassis) {}
+
+  async check(step: Step, described: string): Promise<void> {
+    if (step.kind === "kill" || step.kind === "restart") this.held.delete(step.node);
+    for (const n of this.chassis.nodes) {
+      if (n.role === "rp" || !this.chassis.isUp(n.id)) continue;
+      const s = await this.chassis.status(n.id);
+      const want = await this.chassis.expectedDigest(n.id);
+      if (!s || !want) continue;
+      const routes = s.routes[4] + s.routes[6];
+      const before = this.held.get(n.id) ?? 0;
+      const subsetHasRoutes = want[4] !== EMPTY_DIGEST || want[6] !== EMPTY_DIGEST;
+      const hadRoutes = this.hadRoutes.get(n.id) ?? false;
+      this.held.set(n.id, Math.max(before, routes));
+      this.hadRoutes.set(n.id, subsetHasRoutes);
+      if (routes === 0 && before > 0 && subsetHasRoutes && hadRoutes) this.emptied.push(`${n.id} held ${before} routes and held none after ${described}`);
+    }
+  }
+}
+
+const EMPTY_DIGEST = "0000000000000000";
 
 async function reportNodes(chassis: Chassis): Promise<Record<string, NodeReport>> {
   const out: Record<string, NodeReport> = {};
