@@ -32,6 +32,9 @@ let done = true;
 let walk: u32 = 0;           // which walk the state belongs to
 let deepNodeOf: i64 = -1;    // the direct entries (>> node span) deepStarts describes
 let deepStarts: u64 = 0;     // routeStarts of their deepest-level short-route node
+let boundHi: u64 = 0;        // a walk inside a prefix skips the slots outside it
+let boundLo: u64 = 0;
+let boundLen: u32 = 0;       // 0: no bound
 
 /** Begins a walk of the whole table; returns the walk's id, for iterNext. */
 export function iterBegin(t: Table): u32 {
@@ -51,7 +54,31 @@ export function iterBeginRange(t: Table, first: u32, end: u32): u32 {
   depth = -1;
   done = false;
   deepNodeOf = -1;
+  boundLen = 0;
   return ++walk;
+}
+
+/**
+ * Begins a walk of the direct entries [first, end) that, below them, visits only slots
+ * inside hi:lo/len: the routes inside that prefix, and some around it (the caller filters).
+ */
+export function iterBeginBounded(t: Table, first: u32, end: u32, hi: u64, lo: u64, len: u32): u32 {
+  const id = iterBeginRange(t, first, end);
+  boundHi = hi;
+  boundLo = lo;
+  boundLen = len;
+  return id;
+}
+
+/** The slots of a node at bit offset `off` that lie inside the walk's bound (all when none). */
+@inline function slotsInBound(off: u32): u64 {
+  if (boundLen <= off) return <u64>-1;
+  const k = min<u32>(6, boundLen - off);
+  const w = off == 0 ? boundHi : off < 64 ? (boundHi << off) | (boundLo >> (64 - off)) : boundLo << (off - 64);
+  const v = <u32>(w >> (64 - k));
+  const span = 1 << (6 - k);
+  const run: u64 = span == 64 ? <u64>-1 : ((<u64>1 << span) - 1);
+  return run << (v << (6 - k));
 }
 
 /**
@@ -172,7 +199,7 @@ function push(ref: u32, off: u32, hi: u64, lo: u64): void {
   depth++;
   const d = <usize>depth;
   // The slots worth a visit: where a route of this node starts, or a child hangs.
-  const mask: u64 = ref & SINGLE ? 0 : vectorOf(ref) | routeStarts(mapOf(ref));
+  const mask: u64 = ref & SINGLE ? 0 : (vectorOf(ref) | routeStarts(mapOf(ref))) & slotsInBound(off);
   const c = ref & SINGLE ? 0 : nextSlot(mask, 0);
   store<u32>(F_REF + (d << 2), ref);
   store<u32>(F_SLOT + (d << 2), c);

@@ -1,15 +1,20 @@
 // Range digests: the digest of a table over pieces of the address space, so that two nodes
 // find where their tables differ by exchanging digests, not tables.
 //
-// For a prefix P and a depth d, the routes inside P no shorter than P split into
-//   head      those shorter than P.len + d (they span several pieces), and
-//   piece i   those starting in the i-th of the 2^d equal pieces of P, at least P.len + d long.
-// Each digest is the sum of its routes' hashes (digest.ts), so the head and the pieces add
-// up to P's own digest, and a piece's digest is its own P-digest with depth 0: descend into
-// the pieces that differ, Merkle-style.
+// A range is a prefix P and a minimum length: the routes whose address lies in P and that
+// are at least that long. Split d levels down, it has 2^d pieces: piece i holds the routes
+// of the range whose address lies in the i-th of the 2^d equal parts of P. A route belongs
+// to the piece it starts in, however far it reaches, so a piece split further is a range
+// of its own, and a digest of a range is the sum of its pieces': descend into the pieces
+// that differ, Merkle-style. Each digest is the sum of its routes' hashes (digest.ts), and
+// each piece also counts its routes.
+//
+// Output at `out`, for n = 2^d pieces:
+//
+//   ┌ n × digest u64 ┬ n × count u32 ┐
 
 import { Table } from "./table";
-import { iterBeginRange, iterNext } from "./iter";
+import { iterBeginBounded, iterNext } from "./iter";
 import { routeHash } from "./digest";
 import { recordSize, recordLen, recordHi, recordLo, recordNh } from "./records";
 
@@ -30,41 +35,81 @@ export const MAX_DEPTH: u32 = 12;
   return hi == ph && (plen == 128 || (lo ^ pl) >> (128 - plen) == 0);
 }
 
+/** Whether P (ph:pl/plen) split depth levels down fits the family's width. */
+export function validRange(t: Table, plen: u32, depth: u32): bool {
+  return depth <= MAX_DEPTH && plen + depth <= t.width;
+}
+
+/** Zeroes the digests and counts of 2^depth pieces at `out`. */
+export function piecesClear(out: usize, depth: u32): void {
+  memory.fill(out, 0, (<usize>1 << depth) * 12);
+}
+
 /**
- * Writes 1 + 2^depth u64 digests at `out` (head, then the pieces) for the routes of table t
- * inside ph:pl/plen, walking only the direct entries P covers. `scratch` holds walk output
- * (room for `room` records). Returns false if depth or plen is out of range.
+ * Adds the n records at `records` in the range (address in P, at least minLen long) to the
+ * digests and counts of their pieces at `out`; other records are passed over.
  */
-export function rangeDigests(t: Table, ph: u64, pl: u64, plen: u32, depth: u32, out: usize, scratch: usize, room: u32): bool {
-  if (depth > MAX_DEPTH || plen + depth > t.width) return false;
-  const family = t.family;
+export function piecesAdd(family: u32, records: usize, n: u32, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize): void {
   const size = recordSize(family);
-  memory.fill(out, 0, (1 + (<usize>1 << depth)) << 3);
-  const bits = t.bits;
-  let first: u32, end: u32;
-  if (plen <= bits) {
-    first = plen == 0 ? 0 : <u32>(ph >> (64 - plen)) << (bits - plen);
-    end = first + (1 << (bits - plen));
-  } else {
-    first = <u32>(ph >> (64 - bits));
-    end = first + 1;
+  const counts = out + ((<usize>1 << depth) << 3);
+  for (let i: u32 = 0; i < n; i++) {
+    const r = records + <usize>i * size;
+    const len = recordLen(r);
+    if (len < minLen) continue;
+    const hi = recordHi(r, family);
+    const lo = recordLo(r, family);
+    if (!within(hi, lo, ph, pl, plen)) continue;
+    const slot = <usize>bitsAt(hi, lo, plen, depth);
+    const at = out + (slot << 3);
+    store<u64>(at, load<u64>(at) + routeHash(family, hi, lo, len, recordNh(r, family)));
+    const c = counts + (slot << 2);
+    store<u32>(c, load<u32>(c) + 1);
   }
-  const id = iterBeginRange(t, first, end);
+}
+
+/**
+ * Moves the records of the n at `records` in the range (address in P, at least minLen long)
+ * to the front, in order; returns how many.
+ */
+export function keepInRange(family: u32, records: usize, n: u32, ph: u64, pl: u64, plen: u32, minLen: u32): u32 {
+  const size = recordSize(family);
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = records + <usize>i * size;
+    if (recordLen(r) < minLen || !within(recordHi(r, family), recordLo(r, family), ph, pl, plen)) continue;
+    if (kept != i) memory.copy(records + <usize>kept * size, r, size);
+    kept++;
+  }
+  return kept;
+}
+
+/**
+ * Begins a walk (iter.ts) of the routes whose address lies in P, along with some beside it
+ * in nodes the walk emits whole (keepInRange drops those).
+ */
+export function iterBeginInside(t: Table, ph: u64, pl: u64, plen: u32): u32 {
+  const bits = t.bits;
+  if (plen <= bits) {
+    const first = plen == 0 ? 0 : <u32>(ph >> (64 - plen)) << (bits - plen);
+    return iterBeginBounded(t, first, first + (1 << (bits - plen)), ph, pl, plen);
+  }
+  const first = <u32>(ph >> (64 - bits));
+  return iterBeginBounded(t, first, first + 1, ph, pl, plen);
+}
+
+/**
+ * Writes the digests and counts of table t's range (address in ph:pl/plen, at least minLen
+ * long), split depth levels down, at `out`, walking only that part of the table. `scratch`
+ * holds walk output (room for `room` records). Returns false if depth or plen is out of range.
+ */
+export function rangeDigests(t: Table, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize, scratch: usize, room: u32): bool {
+  if (!validRange(t, plen, depth)) return false;
+  piecesClear(out, depth);
+  const id = iterBeginInside(t, ph, pl, plen);
   while (true) {
     const n = iterNext(id, scratch, room);
     if (n <= 0) break;
-    for (let i: u32 = 0; i < <u32>n; i++) {
-      const r = scratch + <usize>i * size;
-      const len = recordLen(r);
-      if (len < plen) continue;
-      const hi = recordHi(r, family);
-      const lo = recordLo(r, family);
-      if (!within(hi, lo, ph, pl, plen)) continue;
-      const h = routeHash(family, hi, lo, len, recordNh(r, family));
-      const slot = len < plen + depth ? 0 : 1 + bitsAt(hi, lo, plen, depth);
-      const at = out + (<usize>slot << 3);
-      store<u64>(at, load<u64>(at) + h);
-    }
+    piecesAdd(t.family, scratch, <u32>n, ph, pl, plen, minLen, depth, out);
   }
   return true;
 }

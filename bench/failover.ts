@@ -6,11 +6,12 @@
 // processors are cut apart, rp1 churns 1% of the routes (the cards do not hear of it), and
 // rp0 is frozen (SIGSTOP: its links stay open, so only heartbeats can tell). Each card
 // detects the silence, activates rp1, makes up the difference and passes it on to its NPUs.
-// Per card: detectMs, resyncMs (detection to the table equal to rp1's), bytesIn, diffEntries,
-// bytesDownstream (to its NPUs) against diffBytes (the difference as update batches),
-// medians over the cards; beside what a full resend
-// costs: the table as FRR's FPM sends it again on reconnect (netlink), and as our own
-// snapshot.
+// Once per resync mode (copy, digest). Per card: detectMs, resyncMs (detection to the table
+// equal to rp1's), bytesIn and bytesUp (what the card received and sent for it), bytesInShare
+// (bytesIn over a full snapshot), diffEntries, bytesDownstream (to its NPUs) against
+// diffBytes (the difference as one update batch), medians over the cards; beside what a
+// full resend costs: the table as FRR's FPM sends it again on reconnect (netlink), and as
+// our own snapshot.
 
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +30,10 @@ export interface FailoverFigures {
   detectMs: number;
   resyncMs: number;
   bytesIn: number;
+  /** bytesIn over a full snapshot of the table (bar ≤ 0.05 in digest mode). */
+  bytesInShare: number;
+  /** Bytes the card sent its new server for the resync (the digests it described its table by). */
+  bytesUp: number;
   diffEntries: number;
   /** Bytes the card sent its forwarding engines, all of them. */
   bytesDownstream: number;
@@ -46,7 +51,8 @@ export interface FailoverResult {
   fullResend: { fpmBytes: number; snapshotBytes: number };
 }
 
-const MODES = ["copy"] as const;
+/** Copy first: its bytes in are the full snapshot the other modes are measured against. */
+const MODES = ["copy", "digest"] as const;
 const NPUS_PER_CARD = 2;
 
 export async function benchFailover(options: { quick?: boolean; log?: (s: string) => void } = {}): Promise<FailoverResult> {
@@ -60,16 +66,16 @@ export async function benchFailover(options: { quick?: boolean; log?: (s: string
   const differ = 0.01;
   const result: FailoverResult = { routes: count, differ, modes: {}, fullResend: { fpmBytes: fpmBytes(routes.map((r) => r.prefix)), snapshotBytes: 0 } };
   for (const mode of MODES) {
-    const { figures, snapshotBytes } = await failover(file, mode, Math.round(differ * routes.length));
+    const { figures, snapshotBytes } = await failover(file, mode, Math.round(differ * routes.length), result.fullResend.snapshotBytes);
     result.modes[mode] = figures;
     if (mode === "copy") result.fullResend.snapshotBytes = snapshotBytes;
-    log(`${mode}: detect ${figures.detectMs} ms, resync ${figures.resyncMs} ms after it, ${figures.bytesIn} B in, ${figures.diffEntries} entries differed, ${figures.bytesDownstream} B to the NPUs, ${figures.downstreamRatio}× the difference's ${figures.diffBytes} B per NPU (medians over ${figures.cards} cards)`);
+    log(`${mode}: detect ${figures.detectMs} ms, resync ${figures.resyncMs} ms after it, ${figures.bytesIn} B in (${round(100 * figures.bytesInShare)}% of a snapshot), ${figures.bytesUp} B up, ${figures.diffEntries} entries differed, ${figures.bytesDownstream} B to the NPUs, ${figures.downstreamRatio}× the difference's ${figures.diffBytes} B per NPU (medians over ${figures.cards} cards)`);
   }
   log(`full resend: ${result.fullResend.fpmBytes} B as FPM netlink, ${result.fullResend.snapshotBytes} B as a fibcast snapshot`);
   return result;
 }
 
-async function failover(file: string, mode: string, updates: number): Promise<{ figures: FailoverFigures; snapshotBytes: number }> {
+async function failover(file: string, mode: (typeof MODES)[number], updates: number, fullSnapshot: number): Promise<{ figures: FailoverFigures; snapshotBytes: number }> {
   const nodes: Record<string, unknown> = {
     rp0: { role: "rp", sources: [] },
     rp1: { role: "rp", peers: ["rp0"], sources: [{ protocol: "bgp", distance: 20, routes: file }] },
@@ -79,7 +85,7 @@ async function failover(file: string, mode: string, updates: number): Promise<{ 
     nodes[lc] = { role: "lc", servers: ["rp0", "rp1"] };
     for (let j = 0; j < NPUS_PER_CARD; j++) nodes[`${lc}.npu${j}`] = { role: "npu", servers: [lc] };
   }
-  const topology = parseTopology({ nodes, links: { stream: "tcp" } }, join(file, "..", "failover.yaml"));
+  const topology = parseTopology({ nodes, links: { stream: "tcp" }, resync: mode }, join(file, "..", "failover.yaml"));
   const chassis = await Chassis.start(topology);
   try {
     // Every card on rp0, its primary (a card that started on rp1 moves back after failbackMs).
@@ -103,13 +109,15 @@ async function failover(file: string, mode: string, updates: number): Promise<{ 
       const s = (await chassis.status(lc))!;
       const r = s.resyncs.at(-1);
       if (!r || r.from !== "rp0") throw new Error(`${lc} did not fail over from rp0`);
+      if (r.mode !== mode) throw new Error(`${lc} resynced by ${r.mode}, not ${mode}`);
       resyncs.push(r);
       snapshotBytes = Math.max(snapshotBytes, r.bytesIn);
     }
     const m = (pick: (r: Resync) => number) => median(resyncs.map(pick));
     return {
       figures: {
-        cards: resyncs.length, detectMs: m((r) => r.detectMs), resyncMs: m((r) => r.ms), bytesIn: m((r) => r.bytesIn), diffEntries: m((r) => r.diffEntries),
+        cards: resyncs.length, detectMs: m((r) => r.detectMs), resyncMs: m((r) => r.ms), bytesIn: m((r) => r.bytesIn),
+        bytesInShare: round(m((r) => r.bytesIn) / (fullSnapshot || snapshotBytes), 4), bytesUp: m((r) => r.bytesUp), diffEntries: m((r) => r.diffEntries),
         bytesDownstream: m((r) => r.bytesOut), diffBytes: m((r) => r.diffBytes), downstreamRatio: round(m((r) => r.bytesOut / NPUS_PER_CARD / r.diffBytes)),
       },
       snapshotBytes,

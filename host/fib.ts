@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -89,13 +89,17 @@ interface Exports {
   diff(family: number, a: number, na: number, b: number, nb: number, out: number): number;
   diffCounts(out: number): void;
   snapshotChunk(family: number, id: number, scratch: number, out: number, cap: number): number;
-  rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, depth: number, out: number, scratch: number, room: number): number;
+  rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, scratch: number, room: number): number;
+  pieceDigests(family: number, records: number, n: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, fresh: number): number;
+  iterBeginInside(family: number, w0: number, w1: number, w2: number, w3: number, plen: number): number;
+  keepInRange(family: number, records: number, n: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
+  "pieceDigests", "iterBeginInside", "keepInRange",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -230,6 +234,27 @@ export function decodeRecords(family: Family, records: Uint32Array): Change[] {
 }
 
 /** Wire routes that do not decode (see assembly/routecodec.ts). */
+/** One array of record batches. */
+export function concatRecords(parts: readonly Uint32Array[]): Uint32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** Digests and counts of the pieces of a range (Fib.rangeDigests). */
+export interface RangePieces {
+  digests: BigUint64Array;
+  counts: Uint32Array;
+}
+
+/** Bytes the pieces of a range split `depth` levels down take in the I/O buffer. */
+function pieceBytes(depth: number): number {
+  if (!Number.isInteger(depth) || depth < 0 || depth > 12) throw new RangeError(`range digests of depth ${depth} do not fit`);
+  return 12 * 2 ** depth;
+}
+
 export class RouteCodecError extends Error {
   override name = "RouteCodecError";
 }
@@ -523,25 +548,73 @@ export class Fib {
   }
 
   /**
-   * Digests of the routes inside `prefix` (no shorter than it), split `depth` levels down
-   * (≤ 12): `head` for those shorter than prefix.len + depth, `pieces[i]` for those in the
-   * i-th of the 2^depth equal pieces. They add up to the prefix's own digest, and a piece's
-   * digest at depth 0 is its pieces' sum: descend where two tables differ.
+   * Digests and counts of a range of the table, the routes whose address lies in `prefix`
+   * and that are at least `minLen` long, split `depth` levels down (≤ 12): piece i holds
+   * those whose address lies in the i-th of the 2^depth equal parts of the prefix, however
+   * far they reach. The pieces add up to the range's digest, and a piece split further is
+   * a range of its own: descend where two tables differ.
    */
-  rangeDigests(prefix: Prefix, depth: number): { head: bigint; pieces: bigint[] } {
-    const family = prefix.family;
-    const outBytes = 8 * (1 + 2 ** depth);
-    const words = recordWords(family);
-    const room = Math.floor((this.ioBytes - outBytes) / (4 * words));
-    if (depth < 0 || depth > 12 || room < 1) throw new RangeError(`range digests of depth ${depth} do not fit`);
+  rangeDigests(prefix: Prefix, depth: number, minLen: number): RangePieces {
+    const bytes = pieceBytes(depth);
+    const room = Math.floor((this.ioBytes - bytes) / (4 * recordWords(prefix.family)));
+    if (room < 1) throw new RangeError(`range digests of depth ${depth} do not fit`);
     const a = prefix.addr;
-    const scratch = this.io + outBytes;
-    if (this.x.rangeDigests(family, a.w0, a.w1, a.w2, a.w3, prefix.len, depth, this.io, scratch, room) !== 0) {
+    if (this.x.rangeDigests(prefix.family, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen, depth, this.io, this.io + bytes, room) !== 0) {
       throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
     }
+    return this.piecesRead(depth);
+  }
+
+  /**
+   * As rangeDigests, over change records in prefix order (a subset of a table, say) instead
+   * of the table; records outside the range count nowhere.
+   */
+  pieceDigests(family: Family, records: Uint32Array, prefix: Prefix, depth: number, minLen: number): RangePieces {
+    const bytes = pieceBytes(depth);
+    const words = recordWords(family);
+    const room = Math.floor((this.ioBytes - bytes) / (4 * words)) * words;
+    if (room < words) throw new RangeError(`range digests of depth ${depth} do not fit`);
+    const a = prefix.addr;
+    const at = this.io + bytes;
+    let fresh = 1;
+    for (let w = 0; w < records.length || fresh; w += room) {
+      const piece = records.subarray(w, w + room);
+      this.views();
+      this.u32.set(piece, at >>> 2);
+      if (this.x.pieceDigests(family, at, piece.length / words, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen, depth, this.io, fresh) !== 0) {
+        throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
+      }
+      fresh = 0;
+    }
+    return this.piecesRead(depth);
+  }
+
+  private piecesRead(depth: number): RangePieces {
+    const n = 2 ** depth;
     this.views();
-    const view = new BigUint64Array(this.memory.buffer, this.io, 1 + 2 ** depth);
-    return { head: view[0], pieces: [...view.subarray(1)] };
+    return {
+      digests: new BigUint64Array(this.memory.buffer.slice(this.io, this.io + 8 * n)),
+      counts: this.u32.slice((this.io >>> 2) + 2 * n, (this.io >>> 2) + 3 * n),
+    };
+  }
+
+  /** The routes whose address lies in `prefix`, at least `minLen` long, as change records in prefix order. */
+  recordsInRange(prefix: Prefix, minLen: number): Uint32Array {
+    const family = prefix.family;
+    const words = recordWords(family);
+    const max = Math.floor(this.ioBytes / (4 * words));
+    const a = prefix.addr;
+    const id = this.x.iterBeginInside(family, a.w0, a.w1, a.w2, a.w3, prefix.len);
+    const parts: Uint32Array[] = [];
+    while (true) {
+      const n = this.x.iterNext(id, this.io, max);
+      if (n < 0) throw new Error("the table changed, or another walk began, during the walk");
+      if (n === 0) break;
+      const kept = this.x.keepInRange(family, this.io, n, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen);
+      this.views();
+      parts.push(this.u32.slice(this.io >>> 2, (this.io >>> 2) + kept * words));
+    }
+    return concatRecords(parts);
   }
 
   /** Removes every route of a family. */
@@ -637,11 +710,7 @@ export class Fib {
 
   /** Every route of the family as change records in prefix order, in one array. */
   records(family: Family): Uint32Array {
-    const parts = [...this.walkRecords(family)].map((b) => b.slice());
-    const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) { out.set(p, at); at += p.length; }
-    return out;
+    return concatRecords([...this.walkRecords(family)]);
   }
 
   /** The family's routes in prefix order (address, then shorter first). */

@@ -43,6 +43,9 @@ export class NextHopTable {
   private readonly byKey = new Map<string, number>();
   private readonly entries = new Map<number, NextHop>();
   private readonly log: number[] = [];
+  /** Sum of the entries' hashes modulo 2^64, in two 32-bit halves: see `digest`. */
+  private sumHi = 0;
+  private sumLo = 0;
   private readonly base: number;
   private readonly limit: number;
   private next: number;
@@ -107,6 +110,9 @@ export class NextHopTable {
   }
 
   private define(hop: NextHop, key: string): void {
+    const old = this.entries.get(hop.id);
+    if (old) this.addHash(old, -1);
+    this.addHash(hop, 1);
     this.entries.set(hop.id, hop);
     // Only ids in our own block are ours to hand out again by name.
     if (hop.id >= this.base && hop.id < this.limit) this.byKey.set(key, hop.id);
@@ -127,6 +133,25 @@ export class NextHopTable {
     return this.entries.size;
   }
 
+  /**
+   * An order-independent 64-bit digest of the entries (id, name, interface, members): two
+   * tables with the same digest define the same ids the same way, so a server need not
+   * send a client that already knows them its entries again.
+   */
+  get digest(): bigint {
+    return (BigInt(this.sumHi) << 32n) | BigInt(this.sumLo);
+  }
+
+  private addHash(hop: NextHop, sign: 1 | -1): void {
+    const text = `${hop.id}\u0000${hop.name}\u0000${hop.interface ?? ""}\u0000${(hop.members ?? []).join(",")}`;
+    const lo = fnv1a(text, 0x811c9dc5);
+    const hi = fnv1a(text, 0x050c5d1f);
+    const sumLo = this.sumLo + sign * lo;
+    const carry = sumLo > 0xffffffff ? 1 : sumLo < 0 ? -1 : 0;
+    this.sumLo = sumLo >>> 0;
+    this.sumHi = (this.sumHi + sign * hi + carry) >>> 0;
+  }
+
   /** A position in the log: what `since` counts from. */
   get version(): number {
     return this.log.length;
@@ -139,6 +164,16 @@ export class NextHopTable {
       if (hop) yield hop;
     }
   }
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 units, from `seed`, finished with a murmur mix. */
+function fnv1a(text: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
 }
 
 function groupKey(sorted: readonly number[]): string {

@@ -56,4 +56,21 @@ test("entries from other tables are adopted; the log gives each client only what
   assert.is(client.intern("198.51.100.7"), 0);
 });
 
+test("the digest depends on the entries, not on the order they came in", () => {
+  const a = new NextHopTable({ base: 0, size: 100 });
+  const x = a.intern("192.0.2.1");
+  const y = a.intern("upstream", "eth1");
+  const g = a.group([x, y]);
+  const b = new NextHopTable({ base: 500, size: 100 });
+  for (const id of [g, y, x]) b.adopt({ id, name: a.get(id)!.name, interface: a.get(id)!.interface, members: a.get(id)!.members });
+  assert.is(b.digest, a.digest);
+  assert.is.not(a.digest, 0n);
+  b.adopt({ id: y, name: "upstream", interface: "eth2" });
+  assert.is.not(b.digest, a.digest, "a redefined id changes it");
+  b.adopt({ id: y, name: "upstream", interface: "eth1" });
+  assert.is(b.digest, a.digest, "and defining it back restores it");
+  b.adopt({ id: 7, name: "extra" });
+  assert.is.not(b.digest, a.digest);
+});
+
 test.run();

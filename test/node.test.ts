@@ -12,6 +12,7 @@ import { FramedLink } from "../host/links/framed.ts";
 import { SimLink } from "../host/links/sim.ts";
 import { Prefix } from "../host/netip.ts";
 import { Node, type NodeOptions } from "../host/node/node.ts";
+import type { ResyncMode } from "../host/wire/messages.ts";
 import { subsetDigest } from "../host/node/subset.ts";
 
 const firmware = firmwareImage();
@@ -41,13 +42,13 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
-async function chassis(): Promise<Chassis> {
+async function chassis(resync: ResyncMode = "digest"): Promise<Chassis> {
   const c: Chassis = { nodes: new Map(), links: new Map() };
   const add = (n: Node) => c.nodes.set(n.id, n);
   add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 3000, v6: 800, seed: 5 } }] }));
   add(node({ id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [{ protocol: "ospf", distance: 110, routes: join(dir, "igp.txt") }] }));
-  add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"] }));
-  add(node({ id: "lc1", role: "lc", servers: ["rp1", "rp0"], subset: { families: [4], vrfs: [0], prefixes: [Prefix.mustParse("10.0.0.0/8")] } }));
+  add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"], resync }));
+  add(node({ id: "lc1", role: "lc", servers: ["rp1", "rp0"], resync, subset: { families: [4], vrfs: [0], prefixes: [Prefix.mustParse("10.0.0.0/8")] } }));
   add(node({ id: "lc0.npu0", role: "npu", servers: ["lc0"] }));
   for (const n of c.nodes.values()) if (n.role === "rp") await n.loadSources();
   wire(c, "rp1", "rp0");
@@ -105,6 +106,66 @@ test("a line card whose server dies fails over and passes on only the difference
   assert.is(r.diffEntries, 0, "both route processors hold the same table: nothing differs");
   assert.is(npu.counters.routesIn, before, "the forwarding engine hears nothing");
   assert.is(npu.status().active, "lc0");
+});
+
+for (const resync of ["digest", "copy"] as const) {
+  test(`${resync} resync: a card whose table differs from its new server's takes exactly the difference, and passes on only that`, async () => {
+    const c = await chassis(resync);
+    await until("convergence", () => converged(c));
+    const lc0 = c.nodes.get("lc0")!, lc1 = c.nodes.get("lc1")!, rp1 = c.nodes.get("rp1")!;
+    const npu = c.nodes.get("lc0.npu0")!;
+    // rp1 stops hearing rp0, which then changes 200 routes: lc0 and lc1 (on rp0 and rp1) now differ from each other's server.
+    c.links.get("rp1>rp0")!.cut();
+    await c.nodes.get("rp0")!.churn(200, 20000, 7);
+    await until("lc0 has rp0's changes", () => lc0.fib.digest(4) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 4) && lc0.fib.digest(6) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 6));
+    const differ = [4, 6].reduce((n, f) => n + lc0.fib.diff(f as 4 | 6, lc0.fib.records(f as 4 | 6), rp1.fib.records(f as 4 | 6)).changes.length / (f === 4 ? 3 : 6), 0);
+    assert.ok(differ > 150, `${differ} routes differ`);
+    const npuBefore = npu.counters.routesIn;
+    for (const [name, link] of c.links) if (name.startsWith("lc") && name.endsWith(">rp0")) link.cut();
+    await until("failover", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2);
+    const equal = (n: Node) => [4, 6].every((f) => n.fib.digest(f as 4 | 6) === subsetDigest(rp1.fib, n.subset, f as 4 | 6));
+    await until("lc0 and its engine equal to rp1", () => equal(lc0) && npu.fib.digest(4) === lc0.fib.digest(4) && npu.fib.digest(6) === lc0.fib.digest(6));
+    assert.ok(equal(lc1), "lc1 never left rp1");
+    const r = lc0.resyncs[1];
+    assert.is(r.diffEntries, differ, "exactly the difference was applied");
+    assert.is(npu.counters.routesIn - npuBefore, differ, "and exactly it went on to the engine");
+    assert.ok(r.bytesOut <= 1.5 * r.diffBytes + 200, `${r.bytesOut} B to the engine for a difference of ${r.diffBytes} B`);
+    if (resync === "digest") assert.ok(r.bytesIn < 0.25 * lc0.resyncs[0].bytesIn, `${r.bytesIn} B in, against ${lc0.resyncs[0].bytesIn} B for the first copy`);
+    else assert.ok(r.bytesIn > 0.9 * lc0.resyncs[0].bytesIn, "a copy costs a table");
+  });
+}
+
+test("a card that comes back to the server it followed catches up from its sequence; beyond the backlog it resyncs by digest", async () => {
+  for (const backlogBytes of [8 << 20, 64]) {
+    const c: Chassis = { nodes: new Map(), links: new Map() };
+    const add = (n: Node) => c.nodes.set(n.id, n);
+    add(node({ id: "rp0", role: "rp", index: 0, backlogBytes, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 3000, v6: 500, seed: 2 } }] }));
+    add(node({ id: "lc0", role: "lc", servers: ["rp0"] }));
+    add(node({ id: "lc0.npu0", role: "npu", servers: ["lc0"] }));
+    const rp0 = c.nodes.get("rp0")!, lc0 = c.nodes.get("lc0")!, npu = c.nodes.get("lc0.npu0")!;
+    await rp0.loadSources();
+    wire(c, "lc0", "rp0");
+    wire(c, "lc0.npu0", "lc0");
+    const equal = () => [4, 6].every((f) => lc0.fib.digest(f as 4 | 6) === rp0.fib.digest(f as 4 | 6) && npu.fib.digest(f as 4 | 6) === rp0.fib.digest(f as 4 | 6));
+    await until("convergence", equal);
+    c.links.get("lc0>rp0")!.cut();
+    await until("lc0 on its own", () => lc0.status().active === null);
+    assert.ok(lc0.status().stale, "no server: the table is kept, marked stale");
+    assert.is(lc0.fib.count(4), rp0.fib.count(4), "and nothing was flushed");
+    await rp0.churn(300, 30000, 4);
+    const npuBefore = npu.counters.routesIn;
+    wire(c, "lc0", "rp0");
+    await until("lc0 back and equal", () => lc0.status().active === "rp0" && lc0.resyncs.length === 2 && equal());
+    const r = lc0.resyncs[1];
+    if (backlogBytes > 64) {
+      assert.is(r.mode, "catch-up");
+      assert.ok(r.bytesIn < 300 * 12, `${r.bytesIn} B: the missed updates only`);
+    } else {
+      assert.is(r.mode, "digest", "the backlog no longer held them");
+      assert.ok(r.diffEntries > 200 && r.diffEntries <= 300, `${r.diffEntries} entries differed`);
+    }
+    assert.ok(npu.counters.routesIn - npuBefore <= 300, "the engine hears only the changes");
+  }
 });
 
 test("failback: a card moves back to its preferred server once it has stayed ready for failbackMs, and never with -1", async () => {

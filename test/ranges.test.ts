@@ -3,44 +3,61 @@ import * as assert from "uvu/assert";
 import { generateRoutes } from "../host/generate.ts";
 import { tableDigest } from "../host/digest.ts";
 import { Addr, Prefix, type Family } from "../host/netip.ts";
-import type { Fib } from "../host/fib.ts";
+import { decodeRecords, type Fib } from "../host/fib.ts";
 import { newFib } from "./support.ts";
 
 const tables = { 4: generateRoutes({ family: 4, routes: 30000, seed: 8 }), 6: generateRoutes({ family: 6, routes: 10000, seed: 8 }) };
 const fib = newFib();
 for (const family of [4, 6] as const) tables[family].forEach((r, i) => fib.set(r.prefix, i % 300));
 
-function golden(family: Family, p: Prefix): bigint {
-  return tableDigest(tables[family].map((r, i) => [r.prefix, i % 300] as const).filter(([q]) => q.len >= p.len && p.contains(q.addr)));
+/** The routes of the range: address in p, at least minLen long. */
+function inRange(family: Family, p: Prefix, minLen: number): (readonly [Prefix, number])[] {
+  return tables[family].map((r, i) => [r.prefix, i % 300] as const).filter(([q]) => q.len >= minLen && p.contains(q.addr));
 }
 
-test("head and pieces add up to the digest of the range, at every depth", () => {
+test("the pieces add up to the digest and count of the range, at every depth, from the table and from records", () => {
   const M = (1n << 64n) - 1n;
   for (const family of [4, 6] as const) {
-    const ranges = family === 4 ? ["0.0.0.0/0", "64.0.0.0/2", "100.64.0.0/10", tables[4][7].prefix.toString()] : ["::/0", "2000::/3", "2a00::/12"];
+    const ranges = family === 4 ? ["0.0.0.0/0", "64.0.0.0/2", "100.64.0.0/10", tables[4][7].prefix.toString()] : ["::/0", "2000::/3", "2a00::/12", tables[6][9].prefix.toString()];
     for (const text of ranges) {
       const p = Prefix.mustParse(text);
-      for (const depth of [0, 1, 5, 12]) {
-        if (p.len + depth > p.addr.bitLen) continue;
-        const { head, pieces } = fib.rangeDigests(p, depth);
-        assert.is(pieces.length, 2 ** depth);
-        const sum = pieces.reduce((a, b) => (a + b) & M, head);
-        assert.is(sum, golden(family, p), `${text} at depth ${depth}`);
+      for (const minLen of [0, p.len]) {
+        const routes = inRange(family, p, minLen);
+        const records = fib.recordsInRange(p, minLen);
+        assert.equal(decodeRecords(family, records).map((c) => c.prefix.toString()), routes.map(([q]) => q).sort((x, y) => x.compare(y)).map(String), `${text} from /${minLen}: the routes`);
+        for (const depth of [0, 1, 5, 12]) {
+          if (p.len + depth > p.addr.bitLen) continue;
+          const { digests, counts } = fib.rangeDigests(p, depth, minLen);
+          assert.is(digests.length, 2 ** depth);
+          assert.is(digests.reduce((a, b) => (a + b) & M, 0n), tableDigest(routes), `${text} from /${minLen} at depth ${depth}`);
+          assert.is(counts.reduce((a, b) => a + b, 0), routes.length, `${text} from /${minLen} at depth ${depth}: counts`);
+          const fromRecords = fib.pieceDigests(family, fib.records(family), p, depth, minLen);
+          assert.equal([...fromRecords.digests], [...digests], `${text} at depth ${depth}: from records`);
+          assert.equal([...fromRecords.counts], [...counts]);
+        }
       }
     }
-    const all = fib.rangeDigests(Prefix.mustParse(family === 4 ? "0.0.0.0/0" : "::/0"), 4);
-    assert.is(all.pieces.reduce((a, b) => (a + b) & M, all.head), fib.digest(family), "the whole space is the table's digest");
+    const all = fib.rangeDigests(Prefix.mustParse(family === 4 ? "0.0.0.0/0" : "::/0"), 4, 0);
+    assert.is(all.digests.reduce((a, b) => (a + b) & M, 0n), fib.digest(family), "the whole space is the table's digest");
   }
+});
+
+test("a route belongs to the piece it starts in, however far it reaches", () => {
+  const f = newFib();
+  f.set(Prefix.mustParse("10.0.0.0/7"), 1);
+  f.set(Prefix.mustParse("11.128.0.0/9"), 2);
+  const { counts } = f.rangeDigests(Prefix.mustParse("10.0.0.0/7"), 2, 0);
+  assert.equal([...counts], [1, 0, 0, 1]);
+  assert.equal([...f.rangeDigests(Prefix.mustParse("10.0.0.0/7"), 2, 8).counts], [0, 0, 0, 1], "a minimum length leaves the covering route out");
 });
 
 /** The ranges, down to `leafLen`, where two tables differ: descend where the pieces differ. */
 function differences(a: Fib, b: Fib, p: Prefix, leafLen: number, found: string[]): void {
   const depth = Math.min(8, leafLen - p.len);
-  const x = a.rangeDigests(p, depth);
-  const y = b.rangeDigests(p, depth);
-  if (x.head !== y.head) found.push(`head ${p} /${p.len + depth}`);
-  x.pieces.forEach((d, i) => {
-    if (d === y.pieces[i]) return;
+  const x = a.rangeDigests(p, depth, 0).digests;
+  const y = b.rangeDigests(p, depth, 0).digests;
+  x.forEach((d, i) => {
+    if (d === y[i]) return;
     const piece = pieceOf(p, depth, i);
     if (piece.len >= leafLen) found.push(piece.toString());
     else differences(a, b, piece, leafLen, found);
@@ -62,14 +79,14 @@ test("two tables find where they differ by exchanging digests, not tables", () =
   const found: string[] = [];
   differences(a, b, Prefix.mustParse("0.0.0.0/0"), 24, found);
   for (const c of changed) {
-    assert.ok(found.some((f) => f.startsWith("head") || Prefix.mustParse(f).contains(c.prefix.addr)), `${c.prefix} located in ${found}`);
+    assert.ok(found.some((f) => Prefix.mustParse(f).contains(c.prefix.addr)), `${c.prefix} located in ${found}`);
   }
-  assert.ok(found.length <= 4, `only the differing ranges: ${found}`);
+  assert.is(found.length, 2, `only the differing ranges: ${found}`);
 });
 
 test("a depth beyond the address is refused", () => {
-  assert.throws(() => fib.rangeDigests(Prefix.mustParse("10.0.0.0/30"), 5), /beyond the address/);
-  assert.throws(() => fib.rangeDigests(Prefix.mustParse("10.0.0.0/8"), 13), /do not fit/);
+  assert.throws(() => fib.rangeDigests(Prefix.mustParse("10.0.0.0/30"), 5, 0), /beyond the address/);
+  assert.throws(() => fib.rangeDigests(Prefix.mustParse("10.0.0.0/8"), 13, 0), /do not fit/);
 });
 
 test.run();

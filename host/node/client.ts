@@ -5,7 +5,8 @@
 // States, in order:
 //   registering  hello sent, waiting for the grant
 //   standby      granted; only heartbeats flow. The node activates one server at a time
-//   syncing      activated: the server's snapshot of our subset is arriving
+//   syncing      activated: the server brings our table to its own, by a snapshot of our
+//                subset (copy) or by range digests (rangesync.ts: then updates flow already)
 //   active       synced; update batches follow, each checked for its sequence
 //   closed       the link is gone, or we dropped it (a gap, a bad snapshot, silence)
 // A peer route processor goes from registering to standby and stays there: the node's peer
@@ -15,10 +16,11 @@ import type { Fib } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { RouteCodecError } from "../fib.ts";
 import type { FramedLink } from "../links/framed.ts";
-import { ERROR_NOT_REGISTERED, type Message, type NextHopEntry, type Role, type Subset } from "../wire/messages.ts";
+import { ERROR_NOT_REGISTERED, type Message, type NextHopEntry, type ResyncMode, type Role, type Subset } from "../wire/messages.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { GIVE_UP, type Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
+import { RangeSync, RangeSyncError } from "./rangesync.ts";
 
 export type ClientState = "registering" | "standby" | "syncing" | "active" | "closed";
 
@@ -27,13 +29,20 @@ export interface ClientHost {
   readonly role: Role;
   readonly subset: Subset;
   readonly timers: Timers;
-  /** Any FIB: its route decoder reads what arrives. */
-  readonly decoder: Fib;
-  /** Table digests this node holds, sent when it activates a server. */
-  digests(): { 4: bigint; 6: bigint };
+  /** The node's table: what arrives is decoded with it, and a digest resync describes it. */
+  readonly fib: Fib;
+  /** Digest of the node's next-hop table, sent when it activates a server. */
+  nexthopsDigest(): bigint;
+  /** How this node asks its servers to bring it to equality when it activates one. */
+  resyncMode(): ResyncMode;
+  /** The stream and sequence the node's table follows, if it follows one. */
+  position(): { stream: bigint; sequence: number } | undefined;
   nexthopsArrived(entries: readonly NextHopEntry[]): void;
   /** A whole family arrived from the server this node activated. */
   synced(session: ClientSession, snapshot: AssembledSnapshot): Promise<void>;
+  /** Changes a digest resync found (sorted records), and when a family is done, the server's digest of it. */
+  repaired(session: ClientSession, family: Family, changes: Uint32Array): void;
+  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): void;
   /** An update batch from the active server: sorted change records. */
   update(session: ClientSession, family: Family, records: Uint32Array): void;
   /** A message of the peer exchange (peer route processors only). */
@@ -51,14 +60,20 @@ export class ClientSession extends Session<ClientState> {
   /** When it was activated and the link's bytes in then: what a resync cost. */
   activatedAt = 0;
   bytesInAtActivation = 0;
+  bytesOutAtActivation = 0;
   private pending = new Set<Family>();
+  /** The digest resync of each family still going (digest mode); updates apply meanwhile. */
+  private rangeSyncs = new Map<Family, RangeSync>();
+  private live = false;
+  /** How the server chose to bring us to equality, once it said. */
+  mode: "copy" | "digest" | "catch-up" | undefined;
   /** When the sync last moved (activation, or a snapshot message). */
   private syncMovedAt = 0;
   private readonly assembler: SnapshotAssembler;
 
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
-    this.assembler = new SnapshotAssembler(host.decoder);
+    this.assembler = new SnapshotAssembler(host.fib);
     this.hello();
   }
 
@@ -109,6 +124,10 @@ export class ClientSession extends Session<ClientState> {
       case "update":
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
         return this.updateIn(m);
+      case "resync":
+        return this.resync(m);
+      case "rangeRepair":
+        return this.rangeRepair(m);
       default:
         if (this.host.role === "rp") this.host.peerMessage(this, m);
     }
@@ -119,11 +138,63 @@ export class ClientSession extends Session<ClientState> {
     if (this.state !== "standby" || !this.grant) return;
     this.activatedAt = performance.now();
     this.bytesInAtActivation = this.link.counters.bytesIn;
+    this.bytesOutAtActivation = this.link.counters.bytesOut;
     this.pending = new Set(this.host.subset.families);
+    this.rangeSyncs.clear();
+    this.live = false;
+    this.mode = undefined;
     this.syncMovedAt = performance.now();
-    const d = this.host.digests();
+    const fib = this.host.fib;
+    const resync = this.host.resyncMode();
+    const at = this.host.position() ?? { stream: 0n, sequence: 0 };
     this.become("syncing", `activating ${this.server}`);
-    this.link.send({ type: "activate", stream: this.grant.stream, sequence: this.sequence, digest4: d[4], digest6: d[6] });
+    this.link.send({ type: "activate", stream: at.stream, sequence: at.sequence, digest4: fib.digest(4), digest6: fib.digest(6), nexthops: this.host.nexthopsDigest(), resync });
+  }
+
+  /**
+   * How the server brings us to equality. By digest: updates from its sequence on apply at
+   * once, and every family whose digest differs from ours is described, range by range.
+   */
+  private resync(m: Extract<Message, { type: "resync" }>): void {
+    if (this.state !== "syncing") return;
+    this.syncMovedAt = performance.now();
+    this.mode = m.mode;
+    if (m.mode === "copy") return;
+    this.sequence = m.sequence;
+    this.live = true;
+    if (m.mode === "catch-up") {
+      this.pending.clear();
+      return this.become("active", `${this.server} sends the updates after ${m.sequence}, which we hold`);
+    }
+    const fib = this.host.fib;
+    for (const family of this.pending) {
+      if (fib.digest(family) === (family === 4 ? m.digest4 : m.digest6)) {
+        this.pending.delete(family);
+        continue;
+      }
+      const sync = new RangeSync(fib, family, (out) => this.link.send(out), (changes) => this.host.repaired(this, family, changes));
+      this.rangeSyncs.set(family, sync);
+      sync.start();
+    }
+    if (this.pending.size === 0) this.become("active", `${this.server} holds what we hold`);
+  }
+
+  private rangeRepair(m: Extract<Message, { type: "rangeRepair" }>): void {
+    const sync = this.rangeSyncs.get(m.family);
+    if (this.state !== "syncing" || !sync) return;
+    this.syncMovedAt = performance.now();
+    let done: boolean;
+    try {
+      done = sync.repair(m) === "done";
+    } catch (e) {
+      if (e instanceof RangeSyncError) return this.close(`${this.server}: ${e.message}`);
+      throw e;
+    }
+    if (!done) return;
+    this.rangeSyncs.delete(m.family);
+    this.host.rangeSynced(this, m.family, m.last!.digest);
+    this.pending.delete(m.family);
+    if (this.pending.size === 0) this.become("active", `${this.server} synced by range digests`);
   }
 
   private async snapshot(m: Message): Promise<void> {
@@ -140,16 +211,16 @@ export class ClientSession extends Session<ClientState> {
   }
 
   private updateIn(m: Extract<Message, { type: "update" }>): void {
-    if (this.state !== "active") return;
+    if (this.state !== "active" && !(this.state === "syncing" && this.live)) return;
     if (m.sequence !== this.sequence + 1) return this.close(`${this.server}: update ${m.sequence} where ${this.sequence + 1} was due`);
-    const records = this.host.decoder.decodeRoutes(m.family, m.data, m.count, true);
+    const records = this.host.fib.decodeRoutes(m.family, m.data, m.count, true);
     if (records instanceof RouteCodecError) return this.close(`${this.server}: update ${m.sequence} refused: ${records.message}`);
     this.sequence = m.sequence;
     this.host.update(this, m.family, records);
   }
 
   private heartbeatIn(m: Extract<Message, { type: "heartbeat" }>): void {
-    if (this.state !== "active") return;
+    if (this.state !== "active" && !(this.state === "syncing" && this.live)) return;
     const last = m.sequences.find(([channel]) => channel === 0)?.[1] ?? 0;
     // A heartbeat names the last update sent: one we lack was lost at the tail.
     if (last > this.sequence) this.close(`${this.server}: updates up to ${last} sent, ${this.sequence} arrived`);
@@ -163,7 +234,7 @@ export class ClientSession extends Session<ClientState> {
     const { heartbeatMs, deadAfter } = this.host.timers;
     const stalled = performance.now() - this.syncMovedAt;
     if (this.state === "syncing" && stalled > GIVE_UP * heartbeatMs * deadAfter) {
-      this.close(`${this.server}: no snapshot for ${Math.round(stalled)} ms after activating it: registering again`);
+      this.close(`${this.server}: the resync has not moved for ${Math.round(stalled)} ms after activating it: registering again`);
     }
   }
 }

@@ -7,21 +7,23 @@
 //   line cards the FIB subsets they ask for.
 // - Line card / forwarding engine: registers with its servers in order of preference;
 //   takes its table from one (the active server) and keeps the others as standbys. When
-//   the active server dies it activates the next: the new server's snapshot is diffed
-//   against the table held, only the difference is applied, and only the difference goes
+//   the active server dies it activates the next, which brings the table held to its own:
+//   by range digests (only the ranges that differ cross the link) or by a copy diffed
+//   against the table held. Only the difference is applied, and only the difference goes
 //   on to its own clients. With no server left it keeps its table (marked stale) and keeps
 //   serving.
 //
 // Links are made by the process around the node (main.ts): the node gets FramedLinks.
 
-import { Fib, recordWords, selectRecords } from "../fib.ts";
+import { Fib, concatRecords, recordWords, selectRecords, sortRecords } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
-import type { Message, NextHopEntry, Role, SourceEntry, Subset } from "../wire/messages.ts";
+import type { Message, NextHopEntry, ResyncMode, Role, SourceEntry, Subset } from "../wire/messages.ts";
 import { nexthopsMessages, snapshotMessages, updateBytes, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
-import { ServerSession, type PublishCache, type ServerHost, type ServerState } from "./server.ts";
+import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
+import { Feed } from "./feed.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
@@ -43,6 +45,10 @@ export interface NodeOptions {
    * The wait keeps a flapping server from being followed.
    */
   failbackMs?: number;
+  /** How a line card or engine asks a server it activates to bring it to equality (default digest). */
+  resync?: ResyncMode;
+  /** Bytes of updates kept per subset for clients that come back (feed.ts). */
+  backlogBytes?: number;
   sources?: SourceConfig[];
   /** Servers (or, for a route processor, peers) in order of preference. */
   servers?: string[];
@@ -56,11 +62,15 @@ export const DEFAULT_FAILBACK_MS = 1000;
 export interface Resync {
   from: string | null;
   to: string;
+  /** How the server brought the table to its own. */
+  mode: "copy" | "digest" | "catch-up";
   /** How long the dead server had been silent when it was declared dead (0: its link closed). */
   detectMs: number;
   /** From detection (or activation) to the table equal to the new server's. */
   ms: number;
   bytesIn: number;
+  /** Bytes this node sent the new server meanwhile (a digest resync's descriptions of the table). */
+  bytesUp: number;
   diffEntries: number;
   /** The difference as update batches on a byte stream: what passing it on costs at least, per client. */
   diffBytes: number;
@@ -103,18 +113,23 @@ export class Node implements ServerHost, ClientHost {
   readonly stream = BigInt.asUintN(64, BigInt(Date.now()) * 1000003n + BigInt(Math.floor(Math.random() * 1e9)));
   readonly nexthops: NextHopTable;
   readonly fib: Fib;
-  readonly decoder: Fib;
   readonly rib?: Rib;
   readonly counters = { updatesIn: 0, routesIn: 0, updatesOut: 0, refused: 0, gaps: 0, staleSince: 0, sessionsDropped: 0 };
   private readonly servers: string[];
   private readonly sessions = new Map<string, ClientSession>();
   private readonly clients = new Set<ServerSession>();
+  /** Update streams per subset clients asked for (feed.ts), keyed by the subset's JSON. */
+  private readonly feeds = new Map<string, Feed>();
+  /** The stream and sequence the table followed when its active session ended (undefined: mid-resync, or never). */
+  private lastPosition: { stream: bigint; sequence: number } | undefined;
   private readonly ownSources: SourceEntry[] = [];
   private readonly sourceRoutes = new Map<number, FibDelta>();
   private readonly fpmSources: FpmSource[] = [];
   private active: ClientSession | undefined;
   private failingOver: { from: string | null; detectMs: number; at: number; bytesOut: number } | undefined;
   private pendingResync: Resync | undefined;
+  /** The difference the pending resync applied, per family: its size as one update batch is diffBytes. */
+  private difference: { 4: Uint32Array[]; 6: Uint32Array[] } = { 4: [], 6: [] };
   readonly resyncs: Resync[] = [];
   private failovers = 0;
   /** See ServerHost.serving: a line card or engine has synced with a server since it started. */
@@ -141,7 +156,6 @@ export class Node implements ServerHost, ClientHost {
     } else {
       this.fib = newFib(options.memoryMiB ?? 256);
     }
-    this.decoder = this.fib;
   }
 
   /** Loads the route processor's own sources into the RIB (before it serves anyone). */
@@ -215,9 +229,18 @@ export class Node implements ServerHost, ClientHost {
   private publish(delta: FibDelta): void {
     for (const family of [4, 6] as const) {
       if (delta[family].length === 0) continue;
-      const cache: PublishCache = new Map();
-      for (const c of this.clients) if (c.client?.role !== "rp") c.publish(family, delta[family], cache);
+      for (const feed of this.feeds.values()) {
+        const updates = feed.append(this.fib, family, delta[family]);
+        for (const c of this.clients) c.publish(feed, updates);
+      }
     }
+  }
+
+  feed(subset: Subset, create: boolean): Feed | undefined {
+    const key = JSON.stringify(subset);
+    let feed = this.feeds.get(key);
+    if (!feed && create) this.feeds.set(key, (feed = new Feed(subset, this.options.backlogBytes)));
+    return feed;
   }
 
   private peerLinks(): PeerLink[] {
@@ -274,7 +297,7 @@ export class Node implements ServerHost, ClientHost {
         return this.peerSnapshot(from, m);
       case "update": {
         if (!rib.info(m.channel) || rib.info(m.channel)!.origin === this.id) return;
-        const records = this.decoder.decodeRoutes(m.family, m.data, m.count, true);
+        const records = this.fib.decodeRoutes(m.family, m.data, m.count, true);
         if (records instanceof Error) {
           this.note("peer update refused", { peer: from instanceof ServerSession ? from.name : from.server, reason: records.message });
           return from.close(`peer update refused (${records.message}): registering again`);
@@ -290,7 +313,7 @@ export class Node implements ServerHost, ClientHost {
     const rib = this.rib!;
     const info = rib.info(m.snapshot);
     if (!info || info.origin === this.id) return;
-    const assembler = this.peerSnapshots.get(from) ?? new SnapshotAssembler(this.decoder);
+    const assembler = this.peerSnapshots.get(from) ?? new SnapshotAssembler(this.fib);
     this.peerSnapshots.set(from, assembler);
     const got = assembler.feed(m);
     if (got === undefined) return;
@@ -332,6 +355,7 @@ export class Node implements ServerHost, ClientHost {
     }
     if (session.state === "closed" && session === this.active) {
       this.active = undefined;
+      this.lastPosition = from === "active" && session.grant ? { stream: session.grant.stream, sequence: session.sequence } : undefined;
       this.failovers++;
       this.failingOver = { from: session.server, detectMs: Math.round(session.silentMs), at: performance.now(), bytesOut: this.bytesToClients() };
       this.counters.staleSince = Date.now();
@@ -430,12 +454,27 @@ export class Node implements ServerHost, ClientHost {
     if (!s) return;
     this.active = s;
     if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
-    this.pendingResync = { from: this.failingOver.from, to: s.server, detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, diffEntries: 0, diffBytes: 0, bytesOut: 0 };
+    this.difference = { 4: [], 6: [] };
+    this.pendingResync = { from: this.failingOver.from, to: s.server, mode: "copy", detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, bytesUp: 0, diffEntries: 0, diffBytes: 0, bytesOut: 0 };
     s.activate();
+    this.lastPosition = undefined;
   }
 
-  digests(): { 4: bigint; 6: bigint } {
-    return { 4: this.fib.digest(4), 6: this.fib.digest(6) };
+  /** Where the table stands on the stream it follows: a server of that stream can send only what it missed. */
+  position(): { stream: bigint; sequence: number } | undefined {
+    const a = this.active;
+    if (a?.state === "active" && a.grant) return { stream: a.grant.stream, sequence: a.sequence };
+    return this.lastPosition;
+  }
+
+  nexthopsDigest(): bigint {
+    return this.nexthops.digest;
+  }
+
+  /** Digest resync unless configured otherwise, or unless the table is empty: then a copy costs no more. */
+  resyncMode(): ResyncMode {
+    if (this.fib.count(4) + this.fib.count(6) === 0) return "copy";
+    return this.options.resync ?? "digest";
   }
 
   nexthopsArrived(entries: readonly NextHopEntry[]): void {
@@ -464,17 +503,40 @@ export class Node implements ServerHost, ClientHost {
     if (digest !== snapshot.digest) {
       this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(snapshot.digest), refused: diff.changes.length / words - applied });
     }
-    if (this.pendingResync) {
-      this.pendingResync.diffEntries += diff.changes.length / words;
-      this.pendingResync.diffBytes += updateBytes(this.fib, family, diff.changes);
-    }
+    this.countDifference(family, diff.changes);
+  }
+
+  /** Changes a digest resync found: applied and passed on like an update. */
+  repaired(session: ClientSession, family: Family, changes: Uint32Array): void {
+    if (session !== this.active) return;
+    this.applyAndPublish(family, changes);
+    this.countDifference(family, changes);
+  }
+
+  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): void {
+    const digest = this.fib.digest(family);
+    if (digest !== serverDigest) this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(serverDigest) });
+  }
+
+  private countDifference(family: Family, changes: Uint32Array): void {
+    if (!this.pendingResync) return;
+    this.pendingResync.diffEntries += changes.length / recordWords(family);
+    this.difference[family].push(changes);
   }
 
   private finishResync(session: ClientSession): void {
     const r = this.pendingResync;
     if (!r || !this.failingOver) return;
+    for (const family of [4, 6] as const) {
+      const parts = this.difference[family];
+      // A digest resync finds the difference piece by piece, not in prefix order.
+      if (parts.length > 0) r.diffBytes += updateBytes(this.fib, family, sortRecords(family, concatRecords(parts)));
+    }
+    this.difference = { 4: [], 6: [] };
     r.ms = Math.round(performance.now() - this.failingOver.at);
+    r.mode = session.mode ?? "copy";
     r.bytesIn = session.link.counters.bytesIn - session.bytesInAtActivation;
+    r.bytesUp = session.link.counters.bytesOut - session.bytesOutAtActivation;
     r.bytesOut = this.bytesToClients() - this.failingOver.bytesOut;
     this.resyncs.push(r);
     this.note("resynced", { ...r });

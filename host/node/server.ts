@@ -4,8 +4,9 @@
 // States, in order:
 //   registering  the link is up; waiting for the client's hello
 //   standby      granted: the client is known and authorized, and hears only heartbeats
-//   active       the client chose this server: it got a snapshot of its subset, and every
-//                change of that subset follows as update batches, numbered per session
+//   active       the client chose this server and is brought to equality with it, by a copy
+//                of its subset or by range digests (rangesync.ts); every change of that
+//                subset follows as update batches, numbered per session
 //   closed       the link is gone (or was dropped for a reason, logged)
 // A hello in any state but closed starts the session over: on a serial line the link
 // outlives the client process behind it, so a card that restarted (or dropped its session)
@@ -14,17 +15,20 @@
 // tables of the sources they run (the node's peer exchange handles those messages).
 
 import type { Fib } from "../fib.ts";
-import type { Family } from "../netip.ts";
 import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import { ERROR_NOT_REGISTERED, type Message, type Role, type Subset } from "../wire/messages.ts";
-import { nexthopsMessages, numberedUpdates, recordChunks, snapshotMessages } from "../wire/snapshot.ts";
+import { nexthopsMessages, snapshotMessages } from "../wire/snapshot.ts";
+import type { Feed } from "./feed.ts";
+import { rangeRepairs } from "./rangesync.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
 import { Slicer } from "./slices.ts";
-import { filterRecords, normalizeSubset } from "./subset.ts";
+import { normalizeSubset, subsetDigest } from "./subset.ts";
 
 export type ServerState = "registering" | "standby" | "active" | "closed";
+
+type Activate = Extract<Message, { type: "activate" }>;
 
 /** What a node offers the sessions it serves. */
 export interface ServerHost {
@@ -41,6 +45,8 @@ export interface ServerHost {
    */
   readonly serving: boolean;
   readonly timers: Timers;
+  /** The update stream of a subset, made when a client first activates this server for it. */
+  feed(subset: Subset, create: boolean): Feed | undefined;
   /** A peer route processor registered: start the exchange. */
   peerRegistered(session: ServerSession): void;
   /** A message of the peer exchange arrived. */
@@ -52,19 +58,13 @@ export interface ServerHost {
   sessionResumed(session: ServerSession, silentMs: number): void;
 }
 
-/**
- * One change batch encoded once per subset: clients asking for the same subset get the same
- * route bytes, each under its own sequence numbers. Keyed by the subset's JSON.
- */
-export type PublishCache = Map<string, { bytes: Uint8Array; count: number }[]>;
-
 /** Which roles may register with which. */
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
 
 export class ServerSession extends Session<ServerState> {
-  client?: { node: string; role: Role; subset: Subset; subsetKey: string };
-  /** Sequence of the last update sent. */
-  sequence = 0;
+  client?: { node: string; role: Role; subset: Subset };
+  /** The update stream of the client's subset, from its activation on. */
+  private feed: Feed | undefined;
   /** Sequence the client last acknowledged. */
   acked = 0;
   private nexthopsSent = 0;
@@ -74,7 +74,7 @@ export class ServerSession extends Session<ServerState> {
   private epoch = 0;
   private toldNotRegistered = false;
   /** The client activated this server before the host had a table to serve (see ServerHost.serving). */
-  private activationWaiting = false;
+  private activationWaiting: Activate | undefined;
 
   constructor(link: FramedLink, private readonly host: ServerHost) {
     super(link, host.timers, "registering");
@@ -105,7 +105,8 @@ export class ServerSession extends Session<ServerState> {
     if (m.type === "hello") return this.hello(m);
     if (this.state === "registering") return this.notRegistered();
     switch (m.type) {
-      case "activate": return this.activate();
+      case "activate": return this.activate(m);
+      case "rangeDigests": return this.rangeDigests(m);
       case "heartbeat": return;
       case "ack": this.acked = Math.max(this.acked, m.sequence); return;
       default:
@@ -128,7 +129,8 @@ export class ServerSession extends Session<ServerState> {
     if (this.state !== "registering") {
       this.epoch++;
       this.backlog = undefined;
-      this.activationWaiting = false;
+      this.feed = undefined;
+      this.activationWaiting = undefined;
       this.become("registering", `${m.node} said hello again on the same line: its session starts over`);
       this.client = undefined;
     }
@@ -138,29 +140,56 @@ export class ServerSession extends Session<ServerState> {
       return;
     }
     const subset = normalizeSubset(m.subset);
-    this.client = { node: m.node, role: m.role, subset, subsetKey: JSON.stringify(subset) };
+    this.client = { node: m.node, role: m.role, subset };
     const { heartbeatMs, deadAfter } = this.host.timers;
-    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence: this.sequence, heartbeatMs, deadAfter, channels: [] });
+    const sequence = this.host.feed(subset, false)?.sequence ?? 0;
+    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter, channels: [] });
     this.become("standby", `${m.node} (${m.role}) registered`);
     if (m.role === "rp") this.host.peerRegistered(this);
   }
 
   /**
-   * The client made this server its active one: the whole subset as it is now, then every
-   * change. The snapshot goes out in slices; changes published meanwhile wait behind it.
+   * The client made this server its active one: it is brought to equality, then hears every
+   * change. Back on this stream within the backlog: the updates it missed. By copy: the
+   * whole subset as it is now goes out in slices, and changes published meanwhile wait
+   * behind it. By digest: the digests of its subset, and from then on every change as it
+   * comes; the client's range digests are answered as they arrive. Next-hop entries go
+   * first, all of them, unless the client's table of them is already ours.
    */
-  private async activate(): Promise<void> {
+  private async activate(m: Activate): Promise<void> {
     if (this.state !== "standby" || !this.client) return;
     if (!this.host.serving) {
-      this.activationWaiting = true;
+      this.activationWaiting = m;
       return;
     }
-    this.become("active", `${this.client.node} activated this server`);
+    const { subset } = this.client;
+    const feed = this.host.feed(subset, true)!;
+    this.feed = feed;
+    const missed = m.stream === this.host.stream ? feed.since(m.sequence) : undefined;
+    const mode = missed ? "catch-up" : m.resync;
+    this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${m.sequence}` : `resync by ${mode}`})`);
+    if (mode === "copy") {
+      this.send({ type: "resync", mode, sequence: feed.sequence, digest4: 0n, digest6: 0n });
+      return this.sendCopy(feed.sequence);
+    }
+    if (m.nexthops !== this.host.nexthops.digest) for (const n of nexthopsMessages(this.host.nexthops)) if (!this.send(n)) return;
+    this.nexthopsSent = this.host.nexthops.version;
+    if (missed) {
+      this.send({ type: "resync", mode, sequence: m.sequence, digest4: 0n, digest6: 0n });
+      for (const u of missed) if (!this.send(u)) return;
+      return;
+    }
+    const fib = this.host.fib;
+    this.send({ type: "resync", mode, sequence: feed.sequence, digest4: subsetDigest(fib, subset, 4), digest6: subsetDigest(fib, subset, 6) });
+  }
+
+  /** The client's whole subset, in slices; changes published meanwhile wait behind it. */
+  private async sendCopy(sequence: number): Promise<void> {
     this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
     const slicer = new Slicer();
     const epoch = this.epoch;
-    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence: this.sequence, subset: this.client.subset, taken: true })) {
+    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence, subset: this.client!.subset, taken: true })) {
       if (!this.send(m)) return;
       await slicer.turn();
       if (this.epoch !== epoch) return;
@@ -170,28 +199,40 @@ export class ServerSession extends Session<ServerState> {
     for (const m of waiting) if (!this.send(m)) return;
   }
 
-  /** The host has a table now: a client that activated this server meanwhile gets it. */
-  hostServing(): void {
-    if (!this.activationWaiting) return;
-    this.activationWaiting = false;
-    void this.activate();
+  /**
+   * A request of the client's digest resync: answered at once, in one turn, so that no
+   * update goes out between a repair and the table it was computed from.
+   */
+  private rangeDigests(m: Extract<Message, { type: "rangeDigests" }>): void {
+    if (this.state !== "active" || !this.client || this.backlog) return;
+    const { subset } = this.client;
+    if (!subset.families.includes(m.family)) return this.close(`${this.name} asked for range digests of IPv${m.family}, which it does not take`);
+    for (const repair of rangeRepairs(this.host.fib, subset, m, subsetDigest(this.host.fib, subset, m.family))) {
+      if (!this.send(repair)) return;
+    }
   }
 
-  /** Sends the client the changes (sorted records) of its subset, if it is active. */
-  publish(family: Family, records: Uint32Array, cache: PublishCache = new Map()): void {
-    if (this.state !== "active" || !this.client) return;
-    let chunks = cache.get(this.client.subsetKey);
-    if (!chunks) {
-      chunks = [...recordChunks(this.host.fib, family, filterRecords(this.client.subset, family, records))];
-      cache.set(this.client.subsetKey, chunks);
-    }
-    if (chunks.length === 0) return;
+  /** The host has a table now: a client that activated this server meanwhile gets it. */
+  hostServing(): void {
+    const m = this.activationWaiting;
+    if (!m) return;
+    this.activationWaiting = undefined;
+    void this.activate(m);
+  }
+
+  /** Sends the client updates of its feed, if it is active on it. */
+  publish(feed: Feed, updates: readonly Message[]): void {
+    if (this.state !== "active" || this.feed !== feed || updates.length === 0) return;
     this.sendNexthops();
-    for (const m of numberedUpdates(chunks, family, 0, this.sequence + 1)) {
-      this.sequence++;
+    for (const m of updates) {
       if (this.backlog) this.backlog.push(m);
       else if (!this.send(m)) return;
     }
+  }
+
+  /** Sequence of the last update of the client's stream (0 before it activated this server). */
+  get sequence(): number {
+    return this.feed?.sequence ?? 0;
   }
 
   /** Next-hop entries defined since the client last heard, before any route that uses them. */

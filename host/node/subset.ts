@@ -64,7 +64,7 @@ export function subsetDigest(fib: Fib, s: Subset, family: Family): bigint {
   let d = 0n;
   const covering = new Map<string, bigint>();
   for (const r of ranges) {
-    d += fib.rangeDigests(r, 0).pieces[0];
+    d += fib.rangeDigests(r, 0, r.len).digests[0];
     for (let len = 0; len < r.len; len++) {
       const p = Prefix.from(r.addr, len) as Prefix;
       const nh = fib.get(p);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { Prefix, ParseError } from "../netip.ts";
-import type { Role } from "../wire/messages.ts";
+import type { ResyncMode, Role } from "../wire/messages.ts";
 import type { SourceConfig } from "../node/sources.ts";
 import type { SubsetJson } from "../node/main.ts";
 import type { Impairment } from "../links/sim.ts";
@@ -41,6 +41,8 @@ export interface Topology {
   timers: Timers;
   /** How long a more preferred server must stay ready before a card moves back to it; -1: never. */
   failbackMs: number;
+  /** How a server brings a card that activates it to equality. */
+  resync: ResyncMode;
 }
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
@@ -121,7 +123,9 @@ export function parseTopology(doc: unknown, file: string): Topology {
   };
   const failback = timersDoc.failbackMs ?? DEFAULT_FAILBACK_MS;
   const failbackMs = failback === "never" ? -1 : number(failback, "timers.failbackMs (or never)", 0, 3600000);
-  return { file, nodes, links: { stream, impairment }, timers, failbackMs };
+  const resync = (root.resync ?? "digest") as ResyncMode;
+  if (resync !== "digest" && resync !== "copy") fail("resync", `must be digest or copy, not ${JSON.stringify(root.resync)}`);
+  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync };
 
   function number(v: unknown, where: string, min: number, max: number): number {
     if (typeof v !== "number" || !(v >= min && v <= max)) fail(where, `must be a number from ${min} to ${max}`);

@@ -55,6 +55,29 @@ export const CAP_MULTICAST = 4;
 export const CAP_FLASH = 8;
 export const CAP_ENCRYPTION = 16;
 
+/**
+ * How a server brings a client that activates it to equality: a full copy of the subset
+ * (the client applies the difference), or range digests then only the parts that differ.
+ */
+export type ResyncMode = "copy" | "digest";
+
+/** A range of the address space a client describes by its digests (assembly/ranges.ts). */
+export interface RangeNode {
+  prefix: Prefix;
+  depth: number;
+  /** One per piece, 2^depth: of the routes whose address lies in it. */
+  digests: bigint[];
+}
+
+/**
+ * A piece of a node that differs: its routes are in the repair, or (descend) it holds too
+ * many to send and the client describes it further.
+ */
+export interface RangeVerdict {
+  piece: number;
+  descend: boolean;
+}
+
 /** Codes of the error message. */
 export const ERROR_NOT_REGISTERED = 1;   // the server has no session for this client: say hello again
 
@@ -74,8 +97,10 @@ export type Message =
   | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
   | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
   | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
-  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint }
-  | { type: "rangeDigests"; family: Family; prefix: Prefix; depth: number; digests: bigint[] }
+  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; nexthops: bigint; resync: ResyncMode }
+  | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; digest4: bigint; digest6: bigint }
+  | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
+  | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
   | { type: "flashBegin"; size: number; chunkSize: number; sha256: Uint8Array; signature: Uint8Array; key: string }
   | { type: "flashData"; offset: number; crc: number; data: Uint8Array }
   | { type: "flashEnd"; chunks: number }
@@ -93,8 +118,10 @@ export class WireError extends Error {
   }
 }
 
-/** Largest depth of a rangeDigests message: 2^12 digests. */
+/** Largest depth of a range node: 2^12 pieces. */
 export const MAX_DIGEST_DEPTH = 12;
+
+const RESYNC_MODES = ["copy", "digest", "catch-up"] as const;
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
 const SERVER_ROLES: readonly ServerRole[] = ["primary", "standby"];
@@ -138,6 +165,77 @@ function readPrefix(r: Reader): Prefix {
   const p = Prefix.from(addr, len) as Prefix;
   if (!p.addr.equals(addr)) throw new RangeError(`prefix ${addr}/${len} has host bits set`);
   return p;
+}
+
+function flag(r: Reader): boolean {
+  const b = r.u8();
+  if (b > 1) throw new RangeError(`flag ${b}`);
+  return b === 1;
+}
+
+function depthOf(r: Reader): number {
+  const depth = r.u8();
+  if (depth > MAX_DIGEST_DEPTH) throw new RangeError(`range depth ${depth}`);
+  return depth;
+}
+
+/**
+ * A range node: prefix · depth u8 · a bitmap of the 2^depth pieces whose digest is not zero
+ * (an empty piece's is) · those digests, u64 each. The last bitmap byte's unused bits are
+ * zero.
+ */
+function writeRangeNode(w: Writer, f: Family, node: RangeNode): void {
+  const parts = 2 ** node.depth;
+  if (node.prefix.family !== f || node.depth > MAX_DIGEST_DEPTH || node.prefix.len + node.depth > node.prefix.addr.bitLen || node.digests.length !== parts) {
+    throw new RangeError(`range node ${node.prefix} at depth ${node.depth} with ${node.digests.length} digests`);
+  }
+  writePrefix(w, node.prefix);
+  w.u8(node.depth);
+  const bitmap = new Uint8Array(Math.ceil(parts / 8));
+  node.digests.forEach((d, i) => { if (d !== 0n) bitmap[i >> 3] |= 1 << (i & 7); });
+  w.raw(bitmap);
+  for (const d of node.digests) if (d !== 0n) w.u64(d);
+}
+
+function readRangeNode(r: Reader, f: Family): RangeNode {
+  const prefix = readPrefix(r);
+  if (prefix.family !== f) throw new RangeError("range prefix of another family");
+  const depth = depthOf(r);
+  if (prefix.len + depth > prefix.addr.bitLen) throw new RangeError(`${prefix} split ${depth} levels goes beyond the address`);
+  const parts = 2 ** depth;
+  const bitmap = r.raw(Math.ceil(parts / 8));
+  if (parts % 8 !== 0 && bitmap[bitmap.length - 1] >> (parts % 8) !== 0) throw new RangeError("range bitmap has bits past its pieces");
+  const digests: bigint[] = [];
+  for (let i = 0; i < parts; i++) {
+    if (((bitmap[i >> 3] >> (i & 7)) & 1) === 0) { digests.push(0n); continue; }
+    const d = r.u64();
+    if (d === 0n) throw new RangeError("a zero digest marked present");
+    digests.push(d);
+  }
+  return { prefix, depth, digests };
+}
+
+/**
+ * A node's verdicts, pieces in increasing order: a count, then per piece a varint of the
+ * gap from the previous piece (the first's from −1) less one, times two, plus 1 for descend.
+ */
+function writeVerdicts(w: Writer, verdicts: readonly RangeVerdict[]): void {
+  w.varint(verdicts.length);
+  let piece = -1;
+  for (const v of verdicts) {
+    if (v.piece <= piece) throw new RangeError("range pieces out of order");
+    w.varint(((v.piece - piece - 1) * 2) + (v.descend ? 1 : 0));
+    piece = v.piece;
+  }
+}
+
+function readVerdicts(r: Reader): RangeVerdict[] {
+  let piece = -1;
+  return list(r, () => {
+    const x = r.varint();
+    piece += Math.floor(x / 2) + 1;
+    return { piece, descend: x % 2 === 1 };
+  });
 }
 
 function writeSubset(w: Writer, s: Subset): void {
@@ -270,27 +368,41 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   activate: {
     code: 0x30,
-    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6); },
-    read: (r) => ({ type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64() }),
+    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6).u64(m.nexthops).u8(RESYNC_MODES.indexOf(m.resync)); },
+    read: (r) => ({
+      type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64(), nexthops: r.u64(),
+      resync: pick(RESYNC_MODES.slice(0, 2) as ResyncMode[], r.u8(), "resync mode"),
+    }),
+  },
+  resync: {
+    code: 0x33,
+    write: (w, m) => { w.u8(RESYNC_MODES.indexOf(m.mode)).varint(m.sequence).u64(m.digest4).u64(m.digest6); },
+    read: (r) => ({ type: "resync", mode: pick(RESYNC_MODES, r.u8(), "resync mode"), sequence: r.varint(), digest4: r.u64(), digest6: r.u64() }),
   },
   rangeDigests: {
     code: 0x31,
     write: (w, m) => {
-      if (m.depth > MAX_DIGEST_DEPTH || m.digests.length !== 2 ** m.depth) throw new RangeError(`rangeDigests needs 2^depth digests, depth ≤ ${MAX_DIGEST_DEPTH}`);
-      w.u8(m.family);
-      writePrefix(w, m.prefix);
-      w.u8(m.depth);
-      for (const d of m.digests) w.u64(d);
+      w.u8(m.family).varint(m.request).varint(m.nodes.length);
+      for (const node of m.nodes) writeRangeNode(w, m.family, node);
     },
     read: (r) => {
       const f = family(r);
-      const prefix = readPrefix(r);
-      if (prefix.family !== f) throw new RangeError("range prefix of another family");
-      const depth = r.u8();
-      if (depth > MAX_DIGEST_DEPTH) throw new RangeError(`digest depth ${depth}`);
-      const digests: bigint[] = [];
-      for (let i = 0; i < 2 ** depth; i++) digests.push(r.u64());
-      return { type: "rangeDigests", family: f, prefix, depth, digests };
+      return { type: "rangeDigests", family: f, request: r.varint(), nodes: list(r, () => readRangeNode(r, f)) };
+    },
+  },
+  rangeRepair: {
+    code: 0x32,
+    write: (w, m) => {
+      w.u8(m.family).varint(m.request).varint(m.first).varint(m.nodes.length);
+      for (const verdicts of m.nodes) writeVerdicts(w, verdicts);
+      w.u8(m.last ? 1 : 0);
+      if (m.last) w.u64(m.last.digest);
+      w.varint(m.count).raw(m.data);
+    },
+    read: (r) => {
+      const head = { type: "rangeRepair" as const, family: family(r), request: r.varint(), first: r.varint(), nodes: list(r, () => readVerdicts(r)) };
+      const last = flag(r) ? { last: { digest: r.u64() } } : {};
+      return { ...head, ...last, count: r.varint(), data: r.raw(r.left) };
     },
   },
   flashBegin: {
@@ -311,11 +423,7 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   flashResult: {
     code: 0x43,
     write: (w, m) => { w.u8(m.ok ? 1 : 0).u8(m.slot).varint(m.resumeOffset).string(m.reason); },
-    read: (r) => {
-      const ok = r.u8();
-      if (ok > 1) throw new RangeError(`flag ${ok}`);
-      return { type: "flashResult", ok: ok === 1, slot: r.u8(), resumeOffset: r.varint(), reason: r.string() };
-    },
+    read: (r) => ({ type: "flashResult", ok: flag(r), slot: r.u8(), resumeOffset: r.varint(), reason: r.string() }),
   },
   error: {
     code: 0x7f,

@@ -7,7 +7,7 @@
 // the snapshot only when the chunk and route counts match; it checks the digest against
 // the table it then holds. Update batches carry the same route bodies.
 
-import { Fib, RouteCodecError, recordWords } from "../fib.ts";
+import { Fib, RouteCodecError, concatRecords, recordWords } from "../fib.ts";
 import { subsetDigest, subsetRecords, wholeFamily } from "../node/subset.ts";
 import type { Family } from "../netip.ts";
 import { NextHopTable } from "../nexthops.ts";
@@ -170,8 +170,7 @@ export class SnapshotAssembler {
         if (!s || s.snapshot !== m.snapshot) return new SnapshotError(`end of snapshot ${m.snapshot} without its begin`);
         this.current.delete(m.family);
         if (m.chunks !== s.next) return new SnapshotError(`snapshot ${m.snapshot}: ${s.next} of ${m.chunks} chunks arrived`);
-        const records = new Uint32Array(s.parts.reduce((n, p) => n + p.length, 0));
-        s.parts.reduce((at, p) => (records.set(p, at), at + p.length), 0);
+        const records = concatRecords(s.parts);
         const routes = records.length / recordWords(m.family);
         if (routes !== s.routes) return new SnapshotError(`snapshot ${m.snapshot}: ${routes} routes arrived of ${s.routes}`);
         if (m.digest !== s.digest) return new SnapshotError(`snapshot ${m.snapshot}: the end's digest ${hex(m.digest)} is not the begin's ${hex(s.digest)}`);

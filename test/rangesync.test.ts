@@ -1,0 +1,132 @@
+// Digest resync in one process: a client's table brought to a server's by range digests,
+// against tables that differ by next hops, missing and extra routes, in dense and empty
+// ranges; the bytes the client receives against a full snapshot; repairs that do not
+// answer the request are refused.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { generateRoutes } from "../host/generate.ts";
+import { Prefix, type Family } from "../host/netip.ts";
+import type { Fib } from "../host/fib.ts";
+import { RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
+import { EVERYTHING, normalizeSubset, subsetDigest } from "../host/node/subset.ts";
+import { encodeMessage, type Message, type Subset } from "../host/wire/messages.ts";
+import { snapshotMessages } from "../host/wire/snapshot.ts";
+import { newFib } from "./support.ts";
+
+const base = { 4: generateRoutes({ family: 4, routes: 40000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 8000, seed: 3 }) };
+
+/** Runs the exchange for one family; returns the bytes each way and the changes applied. */
+function exchange(client: Fib, server: Fib, family: Family, subset: Subset = EVERYTHING): { down: number; up: number; applied: number } {
+  const queue: Extract<Message, { type: "rangeDigests" }>[] = [];
+  let up = 0, down = 0, applied = 0;
+  const sync = new RangeSync(client, family, (m) => { up += encodeMessage(m).length; queue.push(m as never); return true; }, (changes) => {
+    applied += changes.length / (family === 4 ? 3 : 6);
+    client.applyRecords(family, changes);
+  });
+  sync.start();
+  let state = "more";
+  while (queue.length > 0) {
+    for (const repair of rangeRepairs(server, subset, queue.shift()!, subsetDigest(server, subset, family))) {
+      down += encodeMessage(repair).length;
+      state = sync.repair(repair);
+    }
+  }
+  assert.is(state, "done");
+  return { down, up, applied };
+}
+
+function snapshotBytes(fib: Fib): number {
+  let n = 0;
+  for (const m of snapshotMessages(fib, undefined, { snapshot: 1, sequence: 0 })) n += encodeMessage(m).length;
+  return n;
+}
+
+test("1% of the routes differ: the client ends with the server's table, having received under 5% of a snapshot", () => {
+  const server = newFib({ memoryMiB: 64 });
+  const client = newFib({ memoryMiB: 64 });
+  let differ = 0;
+  for (const family of [4, 6] as const) {
+    base[family].forEach((r, i) => {
+      server.set(r.prefix, i % 97);
+      const k = (i * 7919) % 200;
+      if (k === 0) { client.set(r.prefix, (i % 97) + 1); differ++; } // another next hop
+      else if (k === 1) differ++; // missing on the client
+      else client.set(r.prefix, i % 97);
+    });
+  }
+  client.set(Prefix.mustParse("198.51.100.0/24"), 5); // extra on the client
+  differ++;
+  let down = 0, applied = 0;
+  for (const family of [4, 6] as const) {
+    const r = exchange(client, server, family);
+    assert.is(client.digest(family), server.digest(family), `IPv${family} equal`);
+    down += r.down;
+    applied += r.applied;
+  }
+  assert.is(applied, differ, "exactly the difference was applied");
+  const full = snapshotBytes(server);
+  assert.ok(down < 0.05 * full, `${down} B received, against ${full} B of snapshot`);
+});
+
+test("tables that differ anywhere, by anything, end equal; equal tables cost one request and one repair", () => {
+  const prefixes = base[4].slice(0, 3000).map((r) => r.prefix).concat([Prefix.mustParse("0.0.0.0/0"), Prefix.mustParse("10.0.0.0/7"), Prefix.mustParse("255.255.255.255/32")]);
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(prefixes.length - 1), fc.nat(3), fc.nat(3))), (edits) => {
+    const server = newFib();
+    const client = newFib();
+    prefixes.forEach((p, i) => { server.set(p, i % 5); client.set(p, i % 5); });
+    for (const [i, side, nh] of edits) {
+      const fib = side % 2 === 0 ? server : client;
+      if (nh === 0) fib.remove(prefixes[i]); else fib.set(prefixes[i], nh + 10);
+    }
+    exchange(client, server, 4);
+    assert.is(client.digest(4), server.digest(4));
+  }), { numRuns: 40 });
+  const a = newFib();
+  const b = newFib();
+  for (const p of prefixes) { a.set(p, 1); b.set(p, 1); }
+  const r = exchange(a, b, 4);
+  assert.is(r.applied, 0);
+  assert.ok(r.down < 40, `an equal table: ${r.down} B back`);
+});
+
+test("a client missing a whole region gets it whole; a client of a subset gets only the subset", () => {
+  const server = newFib({ memoryMiB: 64 });
+  const client = newFib({ memoryMiB: 64 });
+  base[6].forEach((r, i) => { server.set(r.prefix, i % 7); if (!Prefix.mustParse("2a00::/8").contains(r.prefix.addr)) client.set(r.prefix, i % 7); });
+  exchange(client, server, 6);
+  assert.is(client.digest(6), server.digest(6));
+
+  const subset = normalizeSubset({ families: [4], vrfs: [0], prefixes: [Prefix.mustParse("64.0.0.0/2")] });
+  const card = newFib({ memoryMiB: 64 });
+  exchange(card, server, 4, subset); // from nothing
+  base[4].forEach((r, i) => server.set(r.prefix, i % 11));
+  exchange(card, server, 4, subset);
+  assert.is(card.digest(4), subsetDigest(server, subset, 4));
+  for (const [p] of card.routes(4)) assert.ok(p.overlaps(Prefix.mustParse("64.0.0.0/2")), `${p} is outside the subset`);
+});
+
+test("a repair that does not answer the request is refused", () => {
+  const server = newFib();
+  const client = newFib();
+  base[4].slice(0, 500).forEach((r, i) => { server.set(r.prefix, 1); if (i % 50) client.set(r.prefix, 1); });
+  const sent: Message[] = [];
+  const sync = new RangeSync(client, 4, (m) => { sent.push(m); return true; }, () => {});
+  sync.start();
+  const request = sent[0] as Extract<Message, { type: "rangeDigests" }>;
+  const [good] = [...rangeRepairs(server, EVERYTHING, request, server.digest(4))];
+  const refused = (m: Message, why: RegExp) => assert.throws(() => sync.repair(m as never), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
+  refused({ ...good, request: 9 }, /not outstanding/);
+  refused({ ...good, nodes: [[{ piece: 4096, descend: false }]] }, /no piece 4096/);
+  refused({ ...good, first: 1 }, /nodes 1\+1 of 1/);
+  // Routes in a piece the repair does not replace.
+  const other = newFib();
+  other.set(pieceOf(Prefix.mustParse("0.0.0.0/0"), 12, 4000), 3);
+  const stray = other.encodeRoutes(4, other.records(4), 1000);
+  refused({ ...good, nodes: [[{ piece: 1, descend: false }]], count: stray.count, data: stray.bytes }, /outside the pieces replaced/);
+  refused({ ...good, nodes: [[{ piece: 1, descend: false }]], count: 1, data: new Uint8Array([0xff]) }, /repair of request 0/);
+  assert.is(sync.repair(good), "more", "the good one still answers");
+});
+
+test.run();
