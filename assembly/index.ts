@@ -166,6 +166,11 @@ export function refused(family: u32): u32 {
   return tableOf(family).refused;
 }
 
+/** Bumped by every change of the family's table: a host's cache of anything derived from it checks it. */
+export function generation(family: u32): u32 {
+  return tableOf(family).generation;
+}
+
 export function digest(family: u32): u64 {
   return tableOf(family).digest;
 }

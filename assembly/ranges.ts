@@ -13,7 +13,7 @@
 //
 //   ┌ n × digest u64 ┬ n × count u32 ┐
 
-import { Table } from "./table";
+import { Table, TOP_DEPTH } from "./table";
 import { iterBeginBounded, iterNext } from "./iter";
 import { routeHash } from "./digest";
 import { recordSize, recordLen, recordHi, recordLo, recordNh } from "./records";
@@ -32,7 +32,7 @@ export const MAX_DEPTH: u32 = 12;
 @inline function within(hi: u64, lo: u64, ph: u64, pl: u64, plen: u32): bool {
   if (plen == 0) return true;
   if (plen <= 64) return (hi ^ ph) >> (64 - plen) == 0;
-  return hi == ph && (plen == 128 || (lo ^ pl) >> (128 - plen) == 0);
+  return hi == ph && (lo ^ pl) >> (128 - plen) == 0;
 }
 
 /** Whether P (ph:pl/plen) split depth levels down fits the family's width. */
@@ -104,6 +104,10 @@ export function iterBeginInside(t: Table, ph: u64, pl: u64, plen: u32): u32 {
  */
 export function rangeDigests(t: Table, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize, scratch: usize, room: u32): bool {
   if (!validRange(t, plen, depth)) return false;
+  if (plen == 0 && minLen == 0 && depth == TOP_DEPTH) {
+    memory.copy(out, t.pieces, (<usize>1 << TOP_DEPTH) * 12);
+    return true;
+  }
   piecesClear(out, depth);
   const id = iterBeginInside(t, ph, pl, plen);
   while (true) {

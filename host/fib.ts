@@ -78,6 +78,7 @@ interface Exports {
   count(family: number): number;
   refused(family: number): number;
   digest(family: number): bigint;
+  generation(family: number): number;
   stats(family: number, out: number): void;
   allocatedBytes(): number;
   heapUsed(): number;
@@ -99,7 +100,7 @@ const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "pieceDigests", "iterBeginInside", "keepInRange",
+  "pieceDigests", "iterBeginInside", "keepInRange", "generation",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -592,10 +593,9 @@ export class Fib {
   private piecesRead(depth: number): RangePieces {
     const n = 2 ** depth;
     this.views();
-    return {
-      digests: new BigUint64Array(this.memory.buffer.slice(this.io, this.io + 8 * n)),
-      counts: this.u32.slice((this.io >>> 2) + 2 * n, (this.io >>> 2) + 3 * n),
-    };
+    const digests = new BigUint64Array(n);
+    digests.set(new BigUint64Array(this.memory.buffer, this.io, n));
+    return { digests, counts: this.u32.slice((this.io >>> 2) + 2 * n, (this.io >>> 2) + 3 * n) };
   }
 
   /** The routes whose address lies in `prefix`, at least `minLen` long, as change records in prefix order. */
@@ -615,6 +615,11 @@ export class Fib {
       parts.push(this.u32.slice(this.io >>> 2, (this.io >>> 2) + kept * words));
     }
     return concatRecords(parts);
+  }
+
+  /** A number that changes whenever the family's table does: what a cache of its ranges keys on. */
+  generation(family: Family): number {
+    return this.x.generation(family) >>> 0;
   }
 
   /** Removes every route of a family. */

@@ -168,6 +168,17 @@ test("a card that comes back to the server it followed catches up from its seque
   }
 });
 
+test("a digest resync that ends unequal is not trusted: the next activation asks for a copy", () => {
+  const lc = node({ id: "lc9", role: "lc", servers: ["rp0"] });
+  assert.is(lc.resyncMode(), "copy", "an empty table asks for a copy: it would get every route either way");
+  lc.fib.set(Prefix.mustParse("192.0.2.0/24"), 1);
+  assert.is(lc.resyncMode(), "digest");
+  assert.ok(lc.rangeSynced({ server: "rp0" } as never, 4, lc.fib.digest(4)), "equal: done");
+  assert.not.ok(lc.rangeSynced({ server: "rp0" } as never, 4, lc.fib.digest(4) + 1n));
+  assert.is(lc.resyncMode(), "copy");
+  assert.is(lc.resyncMode(), "digest", "once");
+});
+
 test("failback: a card moves back to its preferred server once it has stayed ready for failbackMs, and never with -1", async () => {
   const c: Chassis = { nodes: new Map(), links: new Map() };
   const add = (n: Node) => c.nodes.set(n.id, n);

@@ -49,6 +49,11 @@ test("a route belongs to the piece it starts in, however far it reaches", () => 
   const { counts } = f.rangeDigests(Prefix.mustParse("10.0.0.0/7"), 2, 0);
   assert.equal([...counts], [1, 0, 0, 1]);
   assert.equal([...f.rangeDigests(Prefix.mustParse("10.0.0.0/7"), 2, 8).counts], [0, 0, 0, 1], "a minimum length leaves the covering route out");
+  // Down to single addresses: a /126 lies in the piece of its first address only.
+  f.set(Prefix.mustParse("2001:db8::1000/126"), 3);
+  f.set(Prefix.mustParse("2001:db8::1002/128"), 4);
+  assert.equal([...f.rangeDigests(Prefix.mustParse("2001:db8::1000/126"), 2, 0).counts], [1, 0, 1, 0]);
+  assert.equal(decodeRecords(6, f.recordsInRange(Prefix.mustParse("2001:db8::1002/128"), 0)).map((c) => String(c.prefix)), ["2001:db8::1002/128"]);
 });
 
 /** The ranges, down to `leafLen`, where two tables differ: descend where the pieces differ. */

@@ -40,9 +40,10 @@ export interface ClientHost {
   nexthopsArrived(entries: readonly NextHopEntry[]): void;
   /** A whole family arrived from the server this node activated. */
   synced(session: ClientSession, snapshot: AssembledSnapshot): Promise<void>;
-  /** Changes a digest resync found (sorted records), and when a family is done, the server's digest of it. */
+  /** Changes a digest resync found (sorted records). */
   repaired(session: ClientSession, family: Family, changes: Uint32Array): void;
-  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): void;
+  /** A family's digest resync is done: whether the table's digest is the server's. */
+  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): boolean;
   /** An update batch from the active server: sorted change records. */
   update(session: ClientSession, family: Family, records: Uint32Array): void;
   /** A message of the peer exchange (peer route processors only). */
@@ -192,7 +193,9 @@ export class ClientSession extends Session<ClientState> {
     }
     if (!done) return;
     this.rangeSyncs.delete(m.family);
-    this.host.rangeSynced(this, m.family, m.last!.digest);
+    if (!this.host.rangeSynced(this, m.family, m.last!.digest)) {
+      return this.close(`${this.server}: our IPv${m.family} table still differs from the server's after the digest resync: resyncing by copy`);
+    }
     this.pending.delete(m.family);
     if (this.pending.size === 0) this.become("active", `${this.server} synced by range digests`);
   }

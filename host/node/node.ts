@@ -24,6 +24,7 @@ import { nexthopsMessages, snapshotMessages, updateBytes, updateMessages, Snapsh
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
 import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { Feed } from "./feed.ts";
+import { RangeCache } from "./rangesync.ts";
 import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
@@ -113,6 +114,7 @@ export class Node implements ServerHost, ClientHost {
   readonly stream = BigInt.asUintN(64, BigInt(Date.now()) * 1000003n + BigInt(Math.floor(Math.random() * 1e9)));
   readonly nexthops: NextHopTable;
   readonly fib: Fib;
+  readonly rangeCache: RangeCache;
   readonly rib?: Rib;
   readonly counters = { updatesIn: 0, routesIn: 0, updatesOut: 0, refused: 0, gaps: 0, staleSince: 0, sessionsDropped: 0 };
   private readonly servers: string[];
@@ -137,6 +139,8 @@ export class Node implements ServerHost, ClientHost {
   /** When each ready server (standby, not silent) became ready: failback waits on it. */
   private readonly readySince = new Map<ClientSession, number>();
   private failbackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last digest resync ended unequal: the next activation asks for a copy. */
+  private copyNext = false;
   private readonly log: (line: Record<string, unknown>) => void;
 
   constructor(private readonly options: NodeOptions) {
@@ -156,6 +160,7 @@ export class Node implements ServerHost, ClientHost {
     } else {
       this.fib = newFib(options.memoryMiB ?? 256);
     }
+    this.rangeCache = new RangeCache(this.fib);
   }
 
   /** Loads the route processor's own sources into the RIB (before it serves anyone). */
@@ -473,6 +478,10 @@ export class Node implements ServerHost, ClientHost {
 
   /** Digest resync unless configured otherwise, or unless the table is empty: then a copy costs no more. */
   resyncMode(): ResyncMode {
+    if (this.copyNext) {
+      this.copyNext = false;
+      return "copy";
+    }
     if (this.fib.count(4) + this.fib.count(6) === 0) return "copy";
     return this.options.resync ?? "digest";
   }
@@ -513,9 +522,17 @@ export class Node implements ServerHost, ClientHost {
     this.countDifference(family, changes);
   }
 
-  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): void {
+  /**
+   * A digest resync that ends with a table unlike the server's (pieces that differed yet
+   * matched on the 32 bits exchanged, or routes this card could not hold) is not trusted:
+   * the next activation asks for a copy.
+   */
+  rangeSynced(session: ClientSession, family: Family, serverDigest: bigint): boolean {
     const digest = this.fib.digest(family);
-    if (digest !== serverDigest) this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(serverDigest) });
+    if (digest === serverDigest) return true;
+    this.note("table differs from the server's after resync", { server: session.server, family, have: hex(digest), want: hex(serverDigest), next: "copy" });
+    this.copyNext = true;
+    return false;
   }
 
   private countDifference(family: Family, changes: Uint32Array): void {

@@ -26,7 +26,7 @@
 // that moment, and later updates carry on from there. When the last repair of the last
 // request arrives, the client's digest must equal the digest that repair carries.
 
-import { concatRecords, recordWords, type Fib } from "../fib.ts";
+import { concatRecords, recordWords, type Fib, type RangePieces } from "../fib.ts";
 import { Addr, Prefix, type Family } from "../netip.ts";
 import { MAX_FRAME } from "../wire/frame.ts";
 import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
@@ -107,8 +107,18 @@ export function descentDepth(count: number, pieceLen: number, width: number): nu
   return Math.max(1, Math.min(TOP_DEPTH, width - pieceLen, wanted));
 }
 
+/** The low 32 bits of each piece's digest, as a node sends them (no BigInt per piece). */
+function shortDigests(digests: BigUint64Array): Uint32Array {
+  const words = new Uint32Array(digests.buffer, digests.byteOffset, 2 * digests.length);
+  const out = new Uint32Array(digests.length);
+  for (let i = 0; i < out.length; i++) out[i] = words[2 * i];
+  return out;
+}
+
 function nodeBytes(node: RangeNode): number {
-  return 18 + Math.ceil(node.digests.length / 8) + 8 * node.digests.reduce((n, d) => n + (d === 0n ? 0 : 1), 0);
+  let present = 0;
+  for (const d of node.digests) if (d !== 0) present++;
+  return 18 + Math.ceil(node.digests.length / 8) + 4 * present;
 }
 
 /** Routes of every length whose address lies in the node's prefix: a piece is a node's range. */
@@ -116,14 +126,73 @@ const ANY_LENGTH = 0;
 
 // --- the server's side --------------------------------------------------------------------
 
+/** The server's table as one client sees it: its subset's digests and routes over ranges. */
+interface SubsetView {
+  digests(node: RangeNode): RangePieces;
+  /** The routes of the given pieces of the node last asked for, in prefix order. */
+  routes(node: RangeNode, pieces: readonly number[]): Uint32Array;
+}
+
+/**
+ * Range digests of a server's table, kept while the table does not change: clients that
+ * held the same table (the cards of a chassis mostly do) send the same requests.
+ */
+export class RangeCache {
+  private readonly entries = new Map<string, RangePieces>();
+  private readonly generation = { 4: -1, 6: -1 };
+
+  constructor(private readonly fib: Fib, private readonly maxEntries = 1 << 16) {}
+
+  digests(family: Family, prefix: Prefix, depth: number): RangePieces {
+    const generation = this.fib.generation(family);
+    if (generation !== this.generation[family]) {
+      for (const key of this.entries.keys()) if (key.startsWith(`${family}:`)) this.entries.delete(key);
+      this.generation[family] = generation;
+    }
+    const key = `${family}:${prefix}:${depth}`;
+    let pieces = this.entries.get(key);
+    if (!pieces) {
+      if (this.entries.size >= this.maxEntries) this.entries.clear();
+      pieces = this.fib.rangeDigests(prefix, depth, ANY_LENGTH);
+      this.entries.set(key, pieces);
+    }
+    return pieces;
+  }
+}
+
+function subsetView(fib: Fib, subset: Subset, family: Family, cache: RangeCache): SubsetView {
+  if (wholeFamily(subset, family)) {
+    return {
+      digests: (node) => cache.digests(family, node.prefix, node.depth),
+      routes: (node, pieces) => piecesRoutes(fib, node, pieces),
+    };
+  }
+  // A subset within the family: the node's routes, filtered, walked once per node.
+  let records: Uint32Array = new Uint32Array(0);
+  return {
+    digests: (node) => {
+      records = filterRecords(subset, family, fib.recordsInRange(node.prefix, ANY_LENGTH));
+      return fib.pieceDigests(family, records, node.prefix, node.depth, ANY_LENGTH);
+    },
+    routes: (node, pieces) => recordsInPieces(family, records, node.prefix, node.depth, new Set(pieces)),
+  };
+}
+
+/** A table's routes in the given pieces of a node (in increasing order), in prefix order. */
+function piecesRoutes(fib: Fib, node: RangeNode, pieces: readonly number[]): Uint32Array {
+  return concatRecords(pieces.map((i) => fib.recordsInRange(pieceOf(node.prefix, node.depth, i), ANY_LENGTH)));
+}
+
 /**
  * The repairs that answer a client's request: for every piece that differs, the routes of
  * the client's subset there or a descent, in messages of at most one frame. `digest` is the
- * digest of the client's subset of the server's table now.
+ * digest of the client's subset of the server's table now; `cache` keeps the server's
+ * digests of whole families for the next client that asks.
  */
-export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest: bigint): Generator<RangeRepair> {
+export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest: bigint, cache = new RangeCache(fib)): Generator<RangeRepair> {
   const { family, request } = m;
   const width = family === 4 ? 32 : 128;
+  const view = subsetView(fib, subset, family, cache);
   let first = 0;
   let verdicts: RangeVerdict[][] = [];
   let routes: Uint32Array[] = [];
@@ -140,21 +209,21 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
     return out;
   };
   for (const [index, node] of m.nodes.entries()) {
-    let records = fib.recordsInRange(node.prefix, ANY_LENGTH);
-    if (!wholeFamily(subset, family)) records = filterRecords(subset, family, records);
-    const ours = fib.pieceDigests(family, records, node.prefix, node.depth, ANY_LENGTH);
+    const ours = view.digests(node);
     const pieceLen = node.prefix.len + node.depth;
     let mine: RangeVerdict[] = [];
     verdicts.push(mine);
-    let whole = new Set<number>();
+    let whole: number[] = [];
     const takeRoutes = () => {
-      if (whole.size > 0) routes.push(recordsInPieces(family, records, node.prefix, node.depth, whole));
-      whole = new Set();
+      if (whole.length > 0) routes.push(view.routes(node, whole));
+      whole = [];
     };
-    for (let piece = 0; piece < ours.digests.length; piece++) {
-      if (ours.digests[piece] === node.digests[piece]) continue;
+    const own = shortDigests(ours.digests);
+    for (let piece = 0; piece < own.length; piece++) {
+      if (own[piece] === node.digests[piece]) continue;
       const count = ours.counts[piece];
-      const descend = count > LEAF && pieceLen < width && !(node.digests[piece] === 0n && count <= WHOLE);
+      const empty = node.digests[piece] === 0;
+      const descend = count > LEAF && pieceLen < width && !(empty && count <= WHOLE);
       const cost = descend ? 2 : 2 + count * ROUTE_BOUND[family];
       if (bytes > 0 && bytes + cost > MESSAGE_BUDGET) {
         // The rest of this node's verdicts go in the next repair, which starts at it.
@@ -165,7 +234,7 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
       }
       bytes += cost;
       mine.push({ piece, descend });
-      if (!descend) whole.add(piece);
+      if (!descend) whole.push(piece);
     }
     takeRoutes();
   }
@@ -235,18 +304,19 @@ export class RangeSync {
     m.nodes.forEach((verdicts, i) => {
       const { node, counts } = described[m.first + i];
       const pieceLen = node.prefix.len + node.depth;
-      const replaced = new Set<number>();
+      const replaced: number[] = [];
       for (const v of verdicts) {
         if (v.piece >= node.digests.length) throw new RangeSyncError(`repair of request ${m.request}: no piece ${v.piece} of ${node.prefix} split ${node.depth} down`);
-        if (!v.descend) { replaced.add(v.piece); continue; }
+        if (!v.descend) { replaced.push(v.piece); continue; }
         if (pieceLen >= this.width) throw new RangeSyncError(`repair of request ${m.request}: piece ${v.piece} of ${node.prefix} cannot split`);
         next.push(this.describe(pieceOf(node.prefix, node.depth, v.piece), descentDepth(counts[v.piece], pieceLen, this.width)));
       }
-      if (replaced.size === 0) return;
-      mine.push(recordsInPieces(this.family, this.fib.recordsInRange(node.prefix, ANY_LENGTH), node.prefix, node.depth, replaced));
+      if (replaced.length === 0) return;
+      mine.push(piecesRoutes(this.fib, node, replaced));
+      const replacedSet = new Set(replaced);
       // The server's routes come node by node, in the same order, each in a piece replaced.
       for (; theirsAt < theirs.length && startsIn(this.family, theirs, theirsAt, node.prefix); theirsAt += words) {
-        if (!replaced.has(pieceIndex(this.family, theirs, theirsAt, node.prefix, node.depth))) {
+        if (!replacedSet.has(pieceIndex(this.family, theirs, theirsAt, node.prefix, node.depth))) {
           throw new RangeSyncError(`repair of request ${m.request}: a route of ${node.prefix} outside the pieces replaced`);
         }
       }
@@ -261,7 +331,7 @@ export class RangeSync {
 
   private describe(prefix: Prefix, depth: number): Described {
     const { digests, counts } = this.fib.rangeDigests(prefix, depth, ANY_LENGTH);
-    return { node: { prefix, depth, digests: [...digests] }, counts };
+    return { node: { prefix, depth, digests: shortDigests(digests) }, counts };
   }
 
   /** Sends nodes (in prefix order, disjoint) as requests of at most a frame each. */

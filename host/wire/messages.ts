@@ -65,8 +65,12 @@ export type ResyncMode = "copy" | "digest";
 export interface RangeNode {
   prefix: Prefix;
   depth: number;
-  /** One per piece, 2^depth: of the routes whose address lies in it. */
-  digests: bigint[];
+  /**
+   * One per piece, 2^depth: the low 32 bits of the digest of the routes whose address lies
+   * in it. Short on purpose: the client sends these for much of its table, and a piece
+   * that differs yet looks equal (odds 2^-32) shows as a different table digest at the end.
+   */
+  digests: Uint32Array;
 }
 
 /**
@@ -181,7 +185,7 @@ function depthOf(r: Reader): number {
 
 /**
  * A range node: prefix · depth u8 · a bitmap of the 2^depth pieces whose digest is not zero
- * (an empty piece's is) · those digests, u64 each. The last bitmap byte's unused bits are
+ * (an empty piece's is) · those digests, u32 each. The last bitmap byte's unused bits are
  * zero.
  */
 function writeRangeNode(w: Writer, f: Family, node: RangeNode): void {
@@ -192,10 +196,20 @@ function writeRangeNode(w: Writer, f: Family, node: RangeNode): void {
   writePrefix(w, node.prefix);
   w.u8(node.depth);
   const bitmap = new Uint8Array(Math.ceil(parts / 8));
-  node.digests.forEach((d, i) => { if (d !== 0n) bitmap[i >> 3] |= 1 << (i & 7); });
+  const present = new Uint32Array(parts);
+  let n = 0;
+  node.digests.forEach((d, i) => {
+    if (d === 0) return;
+    bitmap[i >> 3] |= 1 << (i & 7);
+    present[n++] = d;
+  });
   w.raw(bitmap);
-  for (const d of node.digests) if (d !== 0n) w.u64(d);
+  // Little-endian words, as on the wire.
+  w.raw(new Uint8Array(present.buffer, 0, 4 * n));
 }
+
+/** Set bits of each byte value. */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => { let n = 0; for (let x = b; x; x &= x - 1) n++; return n; });
 
 function readRangeNode(r: Reader, f: Family): RangeNode {
   const prefix = readPrefix(r);
@@ -205,12 +219,16 @@ function readRangeNode(r: Reader, f: Family): RangeNode {
   const parts = 2 ** depth;
   const bitmap = r.raw(Math.ceil(parts / 8));
   if (parts % 8 !== 0 && bitmap[bitmap.length - 1] >> (parts % 8) !== 0) throw new RangeError("range bitmap has bits past its pieces");
-  const digests: bigint[] = [];
-  for (let i = 0; i < parts; i++) {
-    if (((bitmap[i >> 3] >> (i & 7)) & 1) === 0) { digests.push(0n); continue; }
-    const d = r.u64();
-    if (d === 0n) throw new RangeError("a zero digest marked present");
-    digests.push(d);
+  let present = 0;
+  for (const b of bitmap) present += POPCOUNT[b];
+  const packed = new Uint32Array(present);
+  new Uint8Array(packed.buffer).set(r.raw(4 * present));
+  const digests = new Uint32Array(parts);
+  for (let i = 0, k = 0; i < parts; i++) {
+    if (((bitmap[i >> 3] >> (i & 7)) & 1) === 0) continue;
+    const d = packed[k++];
+    if (d === 0) throw new RangeError("a zero digest marked present");
+    digests[i] = d;
   }
   return { prefix, depth, digests };
 }
