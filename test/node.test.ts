@@ -168,6 +168,35 @@ test("a card that comes back to the server it followed catches up from its seque
   }
 });
 
+test("a peer update lost on the way is noticed by its sequence: the peer exchange starts over", async () => {
+  const events: Record<string, unknown>[] = [];
+  const c: Chassis = { nodes: new Map(), links: new Map() };
+  const add = (n: Node) => c.nodes.set(n.id, n);
+  add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 2000, v6: 100, seed: 4 } }] }));
+  add(new Node({ firmware, timers, memoryMiB: 16, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) }));
+  await c.nodes.get("rp0")!.loadSources();
+  wire(c, "rp1", "rp0");
+  const rp0 = c.nodes.get("rp0")!, rp1 = c.nodes.get("rp1")!;
+  await until("rp1 holds rp0's source", () => rp1.fib.digest(4) === rp0.fib.digest(4) && rp1.fib.count(4) > 0);
+  // One batch, which is also the last: only the heartbeat that follows can tell it was lost.
+  c.links.get("rp1>rp0")!.impair({ loss: 1 });
+  await rp0.churn(10, 1e6, 2);
+  await new Promise((r) => setTimeout(r, 20));
+  c.links.get("rp1>rp0")!.impair({ loss: 0 });
+  await until("the tail loss noticed", () => events.some((e) => e.event === "peer update out of sequence"));
+  assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer updates of rp0\/bgp up to \d+ sent, \d+ arrived: registering again/);
+  // A gap in the middle: the next update (or heartbeat) shows it.
+  events.length = 0;
+  wire(c, "rp1", "rp0");
+  await until("rp1 holds rp0's source again", () => rp1.fib.digest(4) === rp0.fib.digest(4));
+  c.links.get("rp1>rp0")!.impair({ loss: 1 });
+  await rp0.churn(10, 1e6, 3);
+  c.links.get("rp1>rp0")!.impair({ loss: 0 });
+  await rp0.churn(10, 1e6, 4);
+  await until("the gap noticed", () => events.some((e) => e.event === "peer update out of sequence"));
+  assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer update(s)? .* of rp0\/bgp/);
+});
+
 test("a digest resync that ends unequal is not trusted: the next activation asks for a copy", () => {
   const lc = node({ id: "lc9", role: "lc", servers: ["rp0"] });
   assert.is(lc.resyncMode(), "copy", "an empty table asks for a copy: it would get every route either way");

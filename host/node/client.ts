@@ -48,6 +48,7 @@ export interface ClientHost {
   update(session: ClientSession, family: Family, records: Uint32Array): void;
   /** A message of the peer exchange (peer route processors only). */
   peerMessage(session: ClientSession, m: Message): void | Promise<void>;
+  peerSequences(session: ClientSession): [number, number][];
   sessionChanged(session: ClientSession, from: ClientState, reason: string): void;
   /** The server has been silent past the limit (suspect), or spoke again. */
   sessionSuspect(session: ClientSession, reason: string): void;
@@ -115,6 +116,7 @@ export class ClientSession extends Session<ClientState> {
         if (this.state === "registering") return this.hello();
         return this.close(`${this.server} has no session for us (it restarted): registering again`);
       case "heartbeat":
+        if (this.host.role === "rp") return this.host.peerMessage(this, m);
         return this.heartbeatIn(m);
       case "nexthops":
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
@@ -230,7 +232,8 @@ export class ClientSession extends Session<ClientState> {
   }
 
   protected heartbeat(): void {
-    this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+    const sequences = this.host.role === "rp" ? this.host.peerSequences(this) : [[0, this.sequence] as [number, number]];
+    this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences });
     // A lost activate (or a lost last frame of the snapshot) would leave us syncing for good
     // on a lossy line; a server still waiting for a table of its own takes as long. Either
     // way, starting over costs little.

@@ -262,6 +262,7 @@ export class Node implements ServerHost, ClientHost {
   /** Tells a peer route processor about our sources: descriptions, next hops, whole tables. */
   private startExchange(peer: PeerLink): void {
     this.peerNexthops.set(peer.key, 0);
+    this.peerSent.set(peer.key, new Map());
     peer.send({ type: "sources", entries: this.ownSources });
     this.sendPeerNexthops(peer);
     for (const source of this.ownSources) {
@@ -269,11 +270,17 @@ export class Node implements ServerHost, ClientHost {
     }
   }
 
+  /** A source's changes to a peer, numbered per link and source from its snapshot (0) on. */
   private sendSourceUpdates(peer: PeerLink, sourceId: number, applied: FibDelta): void {
     this.sendPeerNexthops(peer);
+    const sent = this.peerSent.get(peer.key) ?? new Map<number, number>();
+    this.peerSent.set(peer.key, sent);
     for (const family of [4, 6] as const) {
       if (applied[family].length === 0) continue;
-      for (const m of updateMessages(this.fib, family, applied[family], sourceId, 0)) peer.send(m);
+      for (const m of updateMessages(this.fib, family, applied[family], sourceId, (sent.get(sourceId) ?? 0) + 1)) {
+        sent.set(sourceId, (m as { sequence: number }).sequence);
+        peer.send(m);
+      }
     }
   }
 
@@ -284,6 +291,9 @@ export class Node implements ServerHost, ClientHost {
   }
 
   private readonly peerNexthops = new WeakMap<object, number>();
+  /** Per peer link, per source: the sequence of the last update sent, and heard. */
+  private readonly peerSent = new WeakMap<object, Map<number, number>>();
+  private readonly peerHeard = new WeakMap<object, Map<number, number>>();
 
   /** Snapshots of peers' source tables being received, per peer link. */
   private readonly peerSnapshots = new Map<object, SnapshotAssembler>();
@@ -300,16 +310,51 @@ export class Node implements ServerHost, ClientHost {
       case "snapshotChunk":
       case "snapshotEnd":
         return this.peerSnapshot(from, m);
+      case "heartbeat":
+        return this.peerHeartbeat(from, m.sequences);
       case "update": {
-        if (!rib.info(m.channel) || rib.info(m.channel)!.origin === this.id) return;
+        const info = rib.info(m.channel);
+        if (!info || info.origin === this.id) return;
+        const peer = from instanceof ServerSession ? from.name : from.server;
+        const heard = this.peerHeard.get(from) ?? new Map<number, number>();
+        this.peerHeard.set(from, heard);
+        const due = (heard.get(m.channel) ?? 0) + 1;
+        if (m.sequence !== due) {
+          // A frame lost on the way (a lossy line): the table of that source is no longer the peer's.
+          this.note("peer update out of sequence", { peer, source: info.name, sequence: m.sequence, due });
+          return from.close(`peer update ${m.sequence} of ${info.name} where ${due} was due: registering again`);
+        }
+        heard.set(m.channel, m.sequence);
         const records = this.fib.decodeRoutes(m.family, m.data, m.count, true);
         if (records instanceof Error) {
-          this.note("peer update refused", { peer: from instanceof ServerSession ? from.name : from.server, reason: records.message });
+          this.note("peer update refused", { peer, reason: records.message });
           return from.close(`peer update refused (${records.message}): registering again`);
         }
         this.publish(deltaOf(m.family, rib.updateRecords(m.channel, m.family, records)));
         return;
       }
+    }
+  }
+
+  /** The last update sent on each of our sources to this peer (0: its snapshot only). */
+  peerSequences(session: ServerSession | ClientSession): [number, number][] {
+    const sent = this.peerSent.get(session);
+    return this.ownSources.map((s) => [s.id, sent?.get(s.id) ?? 0]);
+  }
+
+  /**
+   * A peer's heartbeat names the last update it sent of each source: one we lack was lost
+   * at the tail of a burst, with no later update to show the gap. Sources whose snapshot
+   * has not arrived yet are not judged.
+   */
+  private peerHeartbeat(from: ServerSession | ClientSession, sequences: readonly [number, number][]): void {
+    const heard = this.peerHeard.get(from);
+    for (const [channel, last] of sequences) {
+      const got = heard?.get(channel);
+      if (got === undefined || got >= last) continue;
+      const source = this.rib!.info(channel)?.name ?? `source ${channel}`;
+      this.note("peer update out of sequence", { peer: from instanceof ServerSession ? from.name : from.server, source, sequence: last, due: got + 1 });
+      return from.close(`peer updates of ${source} up to ${last} sent, ${got} arrived: registering again`);
     }
   }
 
@@ -327,6 +372,10 @@ export class Node implements ServerHost, ClientHost {
       this.note("peer snapshot refused", { source: info.name, reason: got.message });
       return from.close(`peer snapshot of ${info.name} refused (${got.message}): registering again`);
     }
+    // Updates of the source follow the snapshot, numbered from its sequence on.
+    const heard = this.peerHeard.get(from) ?? new Map<number, number>();
+    this.peerHeard.set(from, heard);
+    heard.set(got.snapshot, got.sequence);
     const slicer = new Slicer();
     const steps = rib.replace(got.snapshot, got.family, got.records);
     let step = steps.next();

@@ -149,7 +149,8 @@ export class RangeCache {
       for (const key of this.entries.keys()) if (key.startsWith(`${family}:`)) this.entries.delete(key);
       this.generation[family] = generation;
     }
-    const key = `${family}:${prefix}:${depth}`;
+    const a = prefix.addr;
+    const key = `${family}:${a.w0},${a.w1},${a.w2},${a.w3}/${prefix.len}:${depth}`;
     let pieces = this.entries.get(key);
     if (!pieces) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();

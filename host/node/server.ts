@@ -53,6 +53,8 @@ export interface ServerHost {
   peerRegistered(session: ServerSession): void;
   /** A message of the peer exchange arrived. */
   peerMessage(session: ServerSession, m: Message): void | Promise<void>;
+  /** The last update sent on each source channel of a peer link, for its heartbeats. */
+  peerSequences(session: ServerSession): [number, number][];
   /** A session changed state (for logs and status). */
   sessionChanged(session: ServerSession, from: ServerState, reason: string): void;
   /** The client has been silent past the limit (suspect), or spoke again. */
@@ -109,7 +111,9 @@ export class ServerSession extends Session<ServerState> {
     switch (m.type) {
       case "activate": return this.activate(m);
       case "rangeDigests": return this.rangeDigests(m);
-      case "heartbeat": return;
+      case "heartbeat":
+        if (this.client?.role === "rp") return this.host.peerMessage(this, m);
+        return;
       case "ack": this.acked = Math.max(this.acked, m.sequence); return;
       default:
         if (this.client?.role === "rp") return this.host.peerMessage(this, m);
@@ -247,7 +251,8 @@ export class ServerSession extends Session<ServerState> {
   }
 
   protected heartbeat(): void {
-    this.send({ type: "heartbeat", timeMs: Date.now(), sequences: [[0, this.sequence]] });
+    const sequences = this.client?.role === "rp" ? this.host.peerSequences(this) : [[0, this.sequence] as [number, number]];
+    this.send({ type: "heartbeat", timeMs: Date.now(), sequences });
   }
 
   /** Sends, or drops a client too slow to take it (it will register again and resync). */
