@@ -101,7 +101,7 @@ test("unknown types, short bodies and trailing bytes are errors with reasons", (
   assert.is(long.message, "ack: 1 trailing bytes");
   const hello = parseFrame(encodeMessage(samples[0])) as { version: number; type: number; body: Uint8Array };
   const badRole = hello.body.slice();
-  badRole[4] = 9;        // "lc0" is 1+3 bytes, then the role
+  badRole[12] = 9;       // "lc0" is 1+3 bytes, the session 8, then the role
   assert.is((decodeMessage({ ...hello, body: badRole }) as WireError).kind, "malformed");
 });
 

@@ -69,6 +69,10 @@ export class ClientSession extends Session<ClientState> {
   private live = false;
   /** How the server chose to bring us to equality, once it said. */
   mode: "copy" | "digest" | "catch-up" | undefined;
+  /** When we last said hello. */
+  private helloAt = 0;
+  /** This session's identity in its hellos: the same hello said again is not a new session. */
+  private readonly id = BigInt.asUintN(64, (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n) | BigInt(Math.floor(Math.random() * 2 ** 32)));
   /** When the sync last moved (activation, or a snapshot message). */
   private syncMovedAt = 0;
   private readonly assembler: SnapshotAssembler;
@@ -80,7 +84,8 @@ export class ClientSession extends Session<ClientState> {
   }
 
   private hello(): void {
-    this.link.send({ type: "hello", node: this.host.id, role: this.host.role, maxVersion: 1, capabilities: 1, subset: this.host.subset });
+    this.helloAt = performance.now();
+    this.link.send({ type: "hello", node: this.host.id, session: this.id, role: this.host.role, maxVersion: 1, capabilities: 1, subset: this.host.subset });
   }
 
   protected get peer(): string {
@@ -232,12 +237,16 @@ export class ClientSession extends Session<ClientState> {
   }
 
   protected heartbeat(): void {
+    const { heartbeatMs, deadAfter } = this.host.timers;
+    // A hello or its grant lost on a lossy line leaves both ends waiting (the server, past
+    // its one "not registered", hears only heartbeats): no grant within the silence limit,
+    // say it again. The server answers the same session's hello with the grant once more.
+    if (this.state === "registering" && performance.now() - this.helloAt > heartbeatMs * deadAfter) this.hello();
     const sequences = this.host.role === "rp" ? this.host.peerSequences(this) : [[0, this.sequence] as [number, number]];
     this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences });
     // A lost activate (or a lost last frame of the snapshot) would leave us syncing for good
     // on a lossy line; a server still waiting for a table of its own takes as long. Either
     // way, starting over costs little.
-    const { heartbeatMs, deadAfter } = this.host.timers;
     const stalled = performance.now() - this.syncMovedAt;
     if (this.state === "syncing" && stalled > GIVE_UP * heartbeatMs * deadAfter) {
       this.close(`${this.server}: the resync has not moved for ${Math.round(stalled)} ms after activating it: registering again`);

@@ -4,13 +4,13 @@
 // The client describes its table; the server, which sees both sides, answers with only
 // what differs. One exchange per family, pipelined:
 //
-//   client                                          server
-//   rangeDigests {request 0: ::/0 split 11 down} ─▶
-//                                                 ◀─ rangeRepair {request 0: descend into
-//                                                    pieces a, b (n levels down); replace
-//                                                    head and piece c with these routes}
-//   rangeDigests {request 1: a, b split n down}  ─▶
-//                                                 ◀─ rangeRepair {request 1: …, last}
+//   client                                           server
+//   rangeDigests {request 0: ::/0 split 12 down}  ─▶
+//                                                  ◀─ rangeRepair {request 0: pieces a, b
+//                                                     differ and hold many routes: describe
+//                                                     them; piece c differs: its routes}
+//   rangeDigests {request 1: a, b split further}  ─▶
+//                                                  ◀─ rangeRepair {request 1: …, last}
 //
 // A node is a prefix split `depth` levels down into 2^depth pieces, each with the digest of
 // the client's routes whose address lies in it (assembly/ranges.ts: a route belongs to the
@@ -32,7 +32,7 @@ import { MAX_FRAME } from "../wire/frame.ts";
 import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
 import { filterRecords, wholeFamily } from "./subset.ts";
 
-/** The first node's depth: 4096 pieces. */
+/** The first node's depth: 4096 pieces, the split the table keeps current (assembly/table.ts), so it costs no walk. */
 export const TOP_DEPTH = 12;
 /** A piece that differs goes whole when the server holds at most this many routes in it. */
 export const LEAF = 2;

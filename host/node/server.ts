@@ -66,7 +66,7 @@ export interface ServerHost {
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
 
 export class ServerSession extends Session<ServerState> {
-  client?: { node: string; role: Role; subset: Subset };
+  client?: { node: string; session: bigint; role: Role; subset: Subset };
   /** The update stream of the client's subset, from its activation on. */
   private feed: Feed | undefined;
   /** Sequence the client last acknowledged. */
@@ -132,6 +132,10 @@ export class ServerSession extends Session<ServerState> {
   }
 
   private hello(m: Extract<Message, { type: "hello" }>): void {
+    if (this.state === "standby" && this.client?.session === m.session) {
+      // The same session saying hello again: our grant was lost on the way.
+      return this.grant();
+    }
     if (this.state !== "registering") {
       this.epoch++;
       this.backlog = undefined;
@@ -146,12 +150,16 @@ export class ServerSession extends Session<ServerState> {
       return;
     }
     const subset = normalizeSubset(m.subset);
-    this.client = { node: m.node, role: m.role, subset };
-    const { heartbeatMs, deadAfter } = this.host.timers;
-    const sequence = this.host.feed(subset, false)?.sequence ?? 0;
-    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter, channels: [] });
+    this.client = { node: m.node, session: m.session, role: m.role, subset };
+    this.grant();
     this.become("standby", `${m.node} (${m.role}) registered`);
     if (m.role === "rp") this.host.peerRegistered(this);
+  }
+
+  private grant(): void {
+    const { heartbeatMs, deadAfter } = this.host.timers;
+    const sequence = this.host.feed(this.client!.subset, false)?.sequence ?? 0;
+    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter, channels: [] });
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, openSync, closeSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { builtPath } from "../firmware.ts";
@@ -224,13 +224,42 @@ function upstream(n: NodeSpec): string[] {
   return n.role === "rp" ? n.peers : n.servers;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port below the kernel's ephemeral range. A node that restarts listens on its
+ * port again; a port from the ephemeral range may meanwhile have become the local end of
+ * some client's outgoing connection, and the restart would fail with EADDRINUSE.
+ */
+async function freePort(): Promise<number> {
+  const first = ephemeralStart();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (first - PORTS_FROM));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${PORTS_FROM} and ${first}`);
+}
+
+const PORTS_FROM = 20000;
+const handedOut = new Set<number>();
+
+/** The first port the kernel hands out for outgoing connections (32768 when it does not say). */
+function ephemeralStart(): number {
+  try {
+    const first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (first > PORTS_FROM + 1000) return first;
+  } catch {
+    // not Linux: the usual range
+  }
+  return 32768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 }

@@ -86,7 +86,7 @@ export interface RangeVerdict {
 export const ERROR_NOT_REGISTERED = 1;   // the server has no session for this client: say hello again
 
 export type Message =
-  | { type: "hello"; node: string; role: Role; maxVersion: number; capabilities: number; subset: Subset }
+  | { type: "hello"; node: string; session: bigint; role: Role; maxVersion: number; capabilities: number; subset: Subset }
   | { type: "challenge"; server: string; nonce: Uint8Array }
   | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; proof: Uint8Array }
   | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; channels: Channel[] }
@@ -290,8 +290,8 @@ interface Codec<M> {
 const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   hello: {
     code: 0x01,
-    write: (w, m) => { w.string(m.node).u8(ROLES.indexOf(m.role)).u8(m.maxVersion).varint(m.capabilities); writeSubset(w, m.subset); },
-    read: (r) => ({ type: "hello", node: r.string(), role: pick(ROLES, r.u8(), "role"), maxVersion: r.u8(), capabilities: r.varint(), subset: readSubset(r) }),
+    write: (w, m) => { w.string(m.node).u64(m.session).u8(ROLES.indexOf(m.role)).u8(m.maxVersion).varint(m.capabilities); writeSubset(w, m.subset); },
+    read: (r) => ({ type: "hello", node: r.string(), session: r.u64(), role: pick(ROLES, r.u8(), "role"), maxVersion: r.u8(), capabilities: r.varint(), subset: readSubset(r) }),
   },
   challenge: {
     code: 0x02,

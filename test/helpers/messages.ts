@@ -7,7 +7,7 @@ const bytes = (h: string) => new Uint8Array(Buffer.from(h, "hex"));
 const P = Prefix.mustParse;
 const subset = { families: [4, 6] as (4 | 6)[], vrfs: [0, 7], prefixes: [P("10.0.0.0/8"), P("2001:db8::/32"), P("0.0.0.0/0")] };
 export const sampleMessages: Message[] = [
-  { type: "hello", node: "lc0", role: "lc", maxVersion: 1, capabilities: 31, subset },
+  { type: "hello", node: "lc0", session: 0x0123456789abcdefn, role: "lc", maxVersion: 1, capabilities: 31, subset },
   { type: "challenge", server: "rp0", nonce: new Uint8Array(32).fill(7) },
   { type: "auth", node: "lc0", method: "hmac-sha256", proof: new Uint8Array(32).fill(9) },
   { type: "auth", node: "lc1", method: "ed25519", proof: new Uint8Array(64).fill(1) },
