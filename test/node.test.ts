@@ -197,6 +197,24 @@ test("a peer update lost on the way is noticed by its sequence: the peer exchang
   assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer update(s)? .* of rp0\/bgp/);
 });
 
+test("a grant lost on the way: the client says the same hello again and the server grants it once more", async () => {
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 100, v6: 0, seed: 1 } }] });
+  const lc0 = node({ id: "lc0", role: "lc", servers: ["rp0"] });
+  await rp0.loadSources();
+  const link = new SimLink({ latencyMs: 1 });
+  // The server's first grant never reaches the client.
+  let dropped = false;
+  const client = new FramedLink(link.b);
+  const listen = client.onMessage.bind(client);
+  client.onMessage = (listener) => listen((m) => { if (m.type === "grant" && !dropped) dropped = true; else listener(m); });
+  const served = rp0.accept(new FramedLink(link.a));
+  lc0.connect("rp0", client);
+  await until("lc0 holds the table", () => lc0.fib.count(4) === 100);
+  assert.ok(dropped);
+  assert.is(rp0.status().clients.length, 1, "one session: the repeated hello did not start another");
+  assert.is(served.state, "active");
+});
+
 test("a digest resync that ends unequal is not trusted: the next activation asks for a copy", () => {
   const lc = node({ id: "lc9", role: "lc", servers: ["rp0"] });
   assert.is(lc.resyncMode(), "copy", "an empty table asks for a copy: it would get every route either way");
