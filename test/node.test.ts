@@ -128,7 +128,7 @@ for (const resync of ["digest", "copy"] as const) {
     assert.ok(equal(lc1), "lc1 never left rp1");
     const r = lc0.resyncs[1];
     assert.is(r.diffEntries, differ, "exactly the difference was applied");
-    assert.is(npu.counters.routesIn - npuBefore, differ, "and exactly it went on to the engine");
+    assert.is(npu.counters.routesIn - npuBefore, differ, `and exactly it went on to the engine: ${JSON.stringify(lc0.resyncs)}`);
     assert.ok(r.bytesOut <= 1.5 * r.diffBytes + 200, `${r.bytesOut} B to the engine for a difference of ${r.diffBytes} B`);
     if (resync === "digest") assert.ok(r.bytesIn < 0.25 * lc0.resyncs[0].bytesIn, `${r.bytesIn} B in, against ${lc0.resyncs[0].bytesIn} B for the first copy`);
     else assert.ok(r.bytesIn > 0.9 * lc0.resyncs[0].bytesIn, "a copy costs a table");
@@ -224,6 +224,30 @@ test("a digest resync that ends unequal is not trusted: the next activation asks
   assert.not.ok(lc.rangeSynced({ server: "rp0" } as never, 4, lc.fib.digest(4) + 1n));
   assert.is(lc.resyncMode(), "copy");
   assert.is(lc.resyncMode(), "digest", "once");
+});
+
+test("a digest resync cut short (a lost request on a lossy line) is followed by a copy", async () => {
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, backlogBytes: 64, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 3000, v6: 0, seed: 1 } }] });
+  const lc0 = node({ id: "lc0", role: "lc", servers: ["rp0"] });
+  await rp0.loadSources();
+  let link = new SimLink({ latencyMs: 1 });
+  rp0.accept(new FramedLink(link.a));
+  lc0.connect("rp0", new FramedLink(link.b));
+  await until("lc0 holds the table", () => lc0.fib.count(4) === 3000);
+  link.cut();
+  await until("lc0 on its own", () => lc0.status().active === null);
+  await rp0.churn(500, 1e6, 5);
+  // Back on a fresh link (the backlog no longer holds what lc0 missed: digest resync),
+  // whose every range request is lost.
+  link = new SimLink({ latencyMs: 1 });
+  rp0.accept(new FramedLink(link.a));
+  const client = new FramedLink(link.b);
+  const send = client.send.bind(client);
+  client.send = (m) => (m.type === "rangeDigests" ? true : send(m));
+  const session = lc0.connect("rp0", client);
+  await until("the digest resync under way", () => session.mode === "digest");
+  session.close("the test gives up on it");
+  assert.is(lc0.resyncMode(), "copy");
 });
 
 test("failback: a card moves back to its preferred server once it has stayed ready for failbackMs, and never with -1", async () => {

@@ -139,7 +139,7 @@ export class Node implements ServerHost, ClientHost {
   /** When each ready server (standby, not silent) became ready: failback waits on it. */
   private readonly readySince = new Map<ClientSession, number>();
   private failbackTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The last digest resync ended unequal: the next activation asks for a copy. */
+  /** The last digest resync ended unequal, or did not end: the next activation asks for a copy. */
   private copyNext = false;
   private readonly log: (line: Record<string, unknown>) => void;
 
@@ -410,6 +410,9 @@ export class Node implements ServerHost, ClientHost {
     if (session.state === "closed" && session === this.active) {
       this.active = undefined;
       this.lastPosition = from === "active" && session.grant ? { stream: session.grant.stream, sequence: session.sequence } : undefined;
+      // A digest resync cut short (a lossy line loses one of its many small messages, the
+      // server went away) is not tried again at once: a copy is fewer, larger messages.
+      if (from === "syncing" && session.mode === "digest") this.copyNext = true;
       this.failovers++;
       this.failingOver = { from: session.server, detectMs: Math.round(session.silentMs), at: performance.now(), bytesOut: this.bytesToClients() };
       this.counters.staleSince = Date.now();
