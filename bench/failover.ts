@@ -6,7 +6,9 @@
 // processors are cut apart, rp1 churns 1% of the routes (the cards do not hear of it), and
 // rp0 is frozen (SIGSTOP: its links stay open, so only heartbeats can tell). Each card
 // detects the silence, activates rp1, makes up the difference and passes it on to its NPUs.
-// Once per resync mode (copy, digest). Per card: detectMs, resyncMs (detection to the table
+// Once per way of resyncing: copy and digest (catch-up off: no backlog), and catch-up (the
+// default: the cards' tables are rp1's own as it was before the split, so rp1 sends its
+// updates since then). Per card: detectMs, resyncMs (detection to the table
 // equal to rp1's), bytesIn and bytesUp (what the card received and sent for it), bytesInShare
 // (bytesIn over a full snapshot), diffEntries, bytesDownstream (to its NPUs) against
 // diffBytes (the difference as one update batch), medians over the cards; beside what a
@@ -52,7 +54,7 @@ export interface FailoverResult {
 }
 
 /** Copy first: its bytes in are the full snapshot the other modes are measured against. */
-const MODES = ["copy", "digest"] as const;
+const MODES = ["copy", "digest", "catch-up"] as const;
 const NPUS_PER_CARD = 2;
 
 export async function benchFailover(options: { quick?: boolean; log?: (s: string) => void } = {}): Promise<FailoverResult> {
@@ -85,7 +87,7 @@ async function failover(file: string, mode: (typeof MODES)[number], updates: num
     nodes[lc] = { role: "lc", servers: ["rp0", "rp1"] };
     for (let j = 0; j < NPUS_PER_CARD; j++) nodes[`${lc}.npu${j}`] = { role: "npu", servers: [lc] };
   }
-  const topology = parseTopology({ nodes, links: { stream: "tcp" }, resync: mode }, join(file, "..", "failover.yaml"));
+  const topology = parseTopology({ nodes, links: { stream: "tcp" }, resync: mode === "copy" ? "copy" : "digest", backlogMiB: mode === "catch-up" ? 8 : 0 }, join(file, "..", "failover.yaml"));
   const chassis = await Chassis.start(topology);
   try {
     // Every card on rp0, its primary (a card that started on rp1 moves back after failbackMs).

@@ -135,6 +135,25 @@ for (const resync of ["digest", "copy"] as const) {
   });
 }
 
+test("a card whose table is a point in its new server's history catches up from there: a failover after the route processors drifted apart", async () => {
+  const c = await chassis();
+  await until("convergence", () => converged(c));
+  const lc0 = c.nodes.get("lc0")!, rp1 = c.nodes.get("rp1")!, npu = c.nodes.get("lc0.npu0")!;
+  c.links.get("rp1>rp0")!.cut();
+  await rp1.churn(3, 1000, 5);
+  const differ = [4, 6].reduce((n, f) => n + lc0.fib.diff(f as 4 | 6, lc0.fib.records(f as 4 | 6), rp1.fib.records(f as 4 | 6)).changes.length / (f === 4 ? 3 : 6), 0);
+  assert.ok(differ > 0, "rp1 moved on without rp0");
+  const npuBefore = npu.counters.routesIn;
+  for (const [name, link] of c.links) if (name.startsWith("lc0>rp0")) link.cut();
+  await until("failover", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2);
+  const r = lc0.resyncs[1];
+  assert.is(r.mode, "catch-up", "lc0's table is rp1's as it was before the split");
+  assert.is(r.diffEntries, differ);
+  assert.ok(r.bytesIn < 400, `${r.bytesIn} B in: the updates since then`);
+  await until("lc0 and its engine equal to rp1", () => [4, 6].every((f) => lc0.fib.digest(f as 4 | 6) === subsetDigest(rp1.fib, lc0.subset, f as 4 | 6) && npu.fib.digest(f as 4 | 6) === lc0.fib.digest(f as 4 | 6)));
+  assert.is(npu.counters.routesIn - npuBefore, differ);
+});
+
 test("a card that comes back to the server it followed catches up from its sequence; beyond the backlog it resyncs by digest", async () => {
   for (const backlogBytes of [8 << 20, 64]) {
     const c: Chassis = { nodes: new Map(), links: new Map() };

@@ -69,6 +69,8 @@ export class ClientSession extends Session<ClientState> {
   private live = false;
   /** How the server chose to bring us to equality, once it said. */
   mode: "copy" | "digest" | "catch-up" | undefined;
+  /** The last update a catch-up covers. */
+  private catchUpThrough: number | undefined;
   /** When we last said hello. */
   private helloAt = 0;
   /** This session's identity in its hellos: the same hello said again is not a new session. */
@@ -151,6 +153,7 @@ export class ClientSession extends Session<ClientState> {
     this.rangeSyncs.clear();
     this.live = false;
     this.mode = undefined;
+    this.catchUpThrough = undefined;
     this.syncMovedAt = performance.now();
     const fib = this.host.fib;
     const resync = this.host.resyncMode();
@@ -172,7 +175,8 @@ export class ClientSession extends Session<ClientState> {
     this.live = true;
     if (m.mode === "catch-up") {
       this.pending.clear();
-      return this.become("active", `${this.server} sends the updates after ${m.sequence}, which we hold`);
+      this.catchUpThrough = m.through;
+      return this.caughtUp();
     }
     const fib = this.host.fib;
     for (const family of this.pending) {
@@ -185,6 +189,13 @@ export class ClientSession extends Session<ClientState> {
       sync.start();
     }
     if (this.pending.size === 0) this.become("active", `${this.server} holds what we hold`);
+  }
+
+  /** Active once the updates a catch-up covers are applied. */
+  private caughtUp(): void {
+    if (this.state !== "syncing" || this.catchUpThrough === undefined || this.sequence < this.catchUpThrough) return;
+    this.catchUpThrough = undefined;
+    this.become("active", `${this.server} sent the updates we had missed, through ${this.sequence}`);
   }
 
   private rangeRepair(m: Extract<Message, { type: "rangeRepair" }>): void {
@@ -227,6 +238,7 @@ export class ClientSession extends Session<ClientState> {
     if (records instanceof RouteCodecError) return this.close(`${this.server}: update ${m.sequence} refused: ${records.message}`);
     this.sequence = m.sequence;
     this.host.update(this, m.family, records);
+    this.caughtUp();
   }
 
   private heartbeatIn(m: Extract<Message, { type: "heartbeat" }>): void {

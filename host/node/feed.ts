@@ -1,24 +1,37 @@
 // A server's update stream for one subset: every change of the subset, encoded once,
 // numbered, and kept in a bounded backlog (in the spirit of Redis's replication backlog).
 //
-// Clients asking for the same subset share a feed. Its sequence is the stream's position:
-// a client that loses its session and comes back to the same server (the same stream,
-// which is new every time the server starts) with the sequence it had applied catches up
-// from the backlog, if the backlog still holds everything after that sequence; otherwise
-// it resyncs by digest or copy. A feed, once a client has activated its server, takes
-// every change of its subset whether or not any client is active, so that its sequence
-// always means the same table.
+// Clients asking for the same subset share a feed. A feed is made when the first client
+// registers for the subset and takes every change of it from then on, whether or not any
+// client is active, so that its sequence always means the same table. A client catches up
+// from the backlog, receiving only the updates after a point it holds, when the backlog
+// still holds them all and the client can name the point:
+//   - by position: it comes back to the same stream (the same server process: the stream
+//     is new every time the server starts) with the sequence it had applied;
+//   - by digest: its table's digests are the subset's digests at some point the backlog
+//     starts from. A card that followed another route processor holds such a point when
+//     the two agreed before they drifted apart (a failover after a split): like a Redis
+//     replica that can continue from a promoted peer's history. The feed keeps the
+//     digests after every change it took, for whole-family subsets.
+// Otherwise the client resyncs by range digests or by copy.
 
 import type { Fib } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import type { Message, Subset } from "../wire/messages.ts";
 import { numberedUpdates, recordChunks } from "../wire/snapshot.ts";
-import { filterRecords } from "./subset.ts";
+import { filterRecords, wholeFamily } from "./subset.ts";
 
 type Update = Extract<Message, { type: "update" }>;
 
 /** Bytes of route data a feed keeps for clients that come back. */
 export const DEFAULT_BACKLOG_BYTES = 8 << 20;
+
+/** The subset's digests after the update numbered `sequence` (0: when the feed began). */
+interface Checkpoint {
+  sequence: number;
+  digest4: bigint;
+  digest6: bigint;
+}
 
 export class Feed {
   /** Sequence of the last update: the stream's position. */
@@ -26,8 +39,48 @@ export class Feed {
   private readonly backlog: Update[] = [];
   private first = 0;
   private bytes = 0;
+  /** Points a client may catch up from by digest, oldest first; none for a subset within a family. */
+  private readonly checkpoints: Checkpoint[] = [];
+  private readonly matchable: boolean;
 
-  constructor(readonly subset: Subset, private readonly maxBytes = DEFAULT_BACKLOG_BYTES) {}
+  constructor(readonly subset: Subset, fib: Fib, private readonly maxBytes = DEFAULT_BACKLOG_BYTES) {
+    this.matchable = subset.families.every((f) => wholeFamily(subset, f));
+    this.checkpoint(fib);
+  }
+
+  /**
+   * Notes the subset's digests now, after a change the feed took in full (every family of
+   * it appended): a client holding exactly these can continue from here.
+   */
+  checkpoint(fib: Fib): void {
+    if (!this.matchable) return;
+    const digest = (f: Family) => (this.subset.families.includes(f) ? fib.digest(f) : 0n);
+    const last = this.checkpoints.at(-1);
+    if (last?.sequence === this.sequence) this.checkpoints.pop();
+    this.checkpoints.push({ sequence: this.sequence, digest4: digest(4), digest6: digest(6) });
+    // Points the backlog no longer reaches back to are no use.
+    const oldest = this.oldestHeld() - 1;
+    let drop = 0;
+    while (drop < this.checkpoints.length - 1 && this.checkpoints[drop].sequence < oldest) drop++;
+    if (drop > 0) this.checkpoints.splice(0, drop);
+  }
+
+  /**
+   * The latest point whose digests are these and whose updates the backlog still holds:
+   * where a client holding that table continues from; undefined if there is none.
+   */
+  matching(digest4: bigint, digest6: bigint): number | undefined {
+    const oldest = this.oldestHeld();
+    for (let i = this.checkpoints.length - 1; i >= 0 && this.checkpoints[i].sequence + 1 >= oldest; i--) {
+      const c = this.checkpoints[i];
+      if (c.digest4 === digest4 && c.digest6 === digest6) return c.sequence;
+    }
+    return undefined;
+  }
+
+  private oldestHeld(): number {
+    return this.first < this.backlog.length ? this.backlog[this.first].sequence : this.sequence + 1;
+  }
 
   /**
    * Takes a change of the table (sorted records, of any subset): the part of it in this
@@ -55,7 +108,7 @@ export class Feed {
    */
   since(sequence: number): Update[] | undefined {
     if (sequence > this.sequence) return undefined;
-    const oldest = this.first < this.backlog.length ? this.backlog[this.first].sequence : this.sequence + 1;
+    const oldest = this.oldestHeld();
     if (sequence + 1 < oldest) return undefined;
     return this.backlog.slice(this.first + (sequence + 1 - oldest));
   }

@@ -232,19 +232,21 @@ export class Node implements ServerHost, ClientHost {
 
   /** Sends the FIB changes to every active client, and to this line card's own table's clients. */
   private publish(delta: FibDelta): void {
-    for (const family of [4, 6] as const) {
-      if (delta[family].length === 0) continue;
-      for (const feed of this.feeds.values()) {
+    if (delta[4].length === 0 && delta[6].length === 0) return;
+    for (const feed of this.feeds.values()) {
+      for (const family of [4, 6] as const) {
+        if (delta[family].length === 0) continue;
         const updates = feed.append(this.fib, family, delta[family]);
         for (const c of this.clients) c.publish(feed, updates);
       }
+      feed.checkpoint(this.fib);
     }
   }
 
   feed(subset: Subset, create: boolean): Feed | undefined {
     const key = JSON.stringify(subset);
     let feed = this.feeds.get(key);
-    if (!feed && create) this.feeds.set(key, (feed = new Feed(subset, this.options.backlogBytes)));
+    if (!feed && create) this.feeds.set(key, (feed = new Feed(subset, this.fib, this.options.backlogBytes)));
     return feed;
   }
 
@@ -619,6 +621,8 @@ export class Node implements ServerHost, ClientHost {
     this.counters.updatesIn++;
     this.counters.routesIn += records.length / (family === 4 ? 3 : 6);
     this.applyAndPublish(family, records);
+    // Updates applied while a resync is under way (a catch-up's, those that flow during a digest resync) are part of what it changed.
+    if (session.state === "syncing") this.countDifference(family, records);
   }
 
   /** Applies change records to the table and passes on those that took; returns how many. */

@@ -151,6 +151,9 @@ export class ServerSession extends Session<ServerState> {
     }
     const subset = normalizeSubset(m.subset);
     this.client = { node: m.node, session: m.session, role: m.role, subset };
+    // A client that may activate this server may want to catch up from its history: the
+    // subset's feed starts now, with the table as it is.
+    if (m.role !== "rp") this.host.feed(subset, true);
     this.grant();
     this.become("standby", `${m.node} (${m.role}) registered`);
     if (m.role === "rp") this.host.peerRegistered(this);
@@ -179,22 +182,25 @@ export class ServerSession extends Session<ServerState> {
     const { subset } = this.client;
     const feed = this.host.feed(subset, true)!;
     this.feed = feed;
-    const missed = m.stream === this.host.stream ? feed.since(m.sequence) : undefined;
+    // Where the client can continue from: its position on this stream, or a point of it
+    // whose digests are the client's table's.
+    const from = m.stream === this.host.stream && feed.since(m.sequence) ? m.sequence : feed.matching(m.digest4, m.digest6);
+    const missed = from === undefined ? undefined : feed.since(from);
     const mode = missed ? "catch-up" : m.resync;
-    this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${m.sequence}` : `resync by ${mode}`})`);
+    this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${from}` : `resync by ${mode}`})`);
     if (mode === "copy") {
-      this.send({ type: "resync", mode, sequence: feed.sequence, digest4: 0n, digest6: 0n });
+      this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: 0n, digest6: 0n });
       return this.sendCopy(feed.sequence);
     }
     if (m.nexthops !== this.host.nexthops.digest) for (const n of nexthopsMessages(this.host.nexthops)) if (!this.send(n)) return;
     this.nexthopsSent = this.host.nexthops.version;
     if (missed) {
-      this.send({ type: "resync", mode, sequence: m.sequence, digest4: 0n, digest6: 0n });
+      this.send({ type: "resync", mode, sequence: from!, through: feed.sequence, digest4: 0n, digest6: 0n });
       for (const u of missed) if (!this.send(u)) return;
       return;
     }
     const fib = this.host.fib;
-    this.send({ type: "resync", mode, sequence: feed.sequence, digest4: subsetDigest(fib, subset, 4), digest6: subsetDigest(fib, subset, 6) });
+    this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: subsetDigest(fib, subset, 4), digest6: subsetDigest(fib, subset, 6) });
   }
 
   /** The client's whole subset, in slices; changes published meanwhile wait behind it. */

@@ -79,7 +79,7 @@ export class Chassis {
       this.addresses.get(s) ?? { serial: this.lines.find((l) => l.client === n.id && l.server === s)!.pair.a };
     const lines = this.lines.filter((l) => l.server === n.id).map((l) => l.pair.b);
     return {
-      id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers, failbackMs: this.topology.failbackMs, resync: this.topology.resync,
+      id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers, failbackMs: this.topology.failbackMs, resync: this.topology.resync, backlogBytes: this.topology.backlogBytes,
       ...(n.subset ? { subset: n.subset } : {}),
       ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
       ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),

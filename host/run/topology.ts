@@ -13,6 +13,7 @@ import type { SubsetJson } from "../node/main.ts";
 import type { Impairment } from "../links/sim.ts";
 import type { Timers } from "../node/liveness.ts";
 import { DEFAULT_FAILBACK_MS } from "../node/node.ts";
+import { DEFAULT_BACKLOG_BYTES } from "../node/feed.ts";
 
 export class TopologyError extends Error {
   override name = "TopologyError";
@@ -43,6 +44,8 @@ export interface Topology {
   failbackMs: number;
   /** How a server brings a card that activates it to equality. */
   resync: ResyncMode;
+  /** Bytes of updates each server keeps per subset for cards to catch up from (0: none). */
+  backlogBytes: number;
 }
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
@@ -125,7 +128,8 @@ export function parseTopology(doc: unknown, file: string): Topology {
   const failbackMs = failback === "never" ? -1 : number(failback, "timers.failbackMs (or never)", 0, 3600000);
   const resync = (root.resync ?? "digest") as ResyncMode;
   if (resync !== "digest" && resync !== "copy") fail("resync", `must be digest or copy, not ${JSON.stringify(root.resync)}`);
-  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync };
+  const backlogBytes = Math.round((root.backlogMiB === undefined ? DEFAULT_BACKLOG_BYTES / 2 ** 20 : number(root.backlogMiB, "backlogMiB", 0, 1024)) * 2 ** 20);
+  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync, backlogBytes };
 
   function number(v: unknown, where: string, min: number, max: number): number {
     if (typeof v !== "number" || !(v >= min && v <= max)) fail(where, `must be a number from ${min} to ${max}`);

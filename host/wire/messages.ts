@@ -102,7 +102,7 @@ export type Message =
   | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
   | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
   | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; nexthops: bigint; resync: ResyncMode }
-  | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; digest4: bigint; digest6: bigint }
+  | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
   | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
   | { type: "flashBegin"; size: number; chunkSize: number; sha256: Uint8Array; signature: Uint8Array; key: string }
@@ -394,8 +394,15 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   resync: {
     code: 0x33,
-    write: (w, m) => { w.u8(RESYNC_MODES.indexOf(m.mode)).varint(m.sequence).u64(m.digest4).u64(m.digest6); },
-    read: (r) => ({ type: "resync", mode: pick(RESYNC_MODES, r.u8(), "resync mode"), sequence: r.varint(), digest4: r.u64(), digest6: r.u64() }),
+    write: (w, m) => {
+      if (m.through < m.sequence) throw new RangeError(`resync through ${m.through}, before ${m.sequence}`);
+      w.u8(RESYNC_MODES.indexOf(m.mode)).varint(m.sequence).varint(m.through - m.sequence).u64(m.digest4).u64(m.digest6);
+    },
+    read: (r) => {
+      const mode = pick(RESYNC_MODES, r.u8(), "resync mode");
+      const sequence = r.varint();
+      return { type: "resync", mode, sequence, through: sequence + r.varint(), digest4: r.u64(), digest6: r.u64() };
+    },
   },
   rangeDigests: {
     code: 0x31,
