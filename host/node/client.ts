@@ -159,7 +159,7 @@ export class ClientSession extends Session<ClientState> {
     const resync = this.host.resyncMode();
     const at = this.host.position() ?? { stream: 0n, sequence: 0 };
     this.become("syncing", `activating ${this.server}`);
-    this.link.send({ type: "activate", stream: at.stream, sequence: at.sequence, digest4: fib.digest(4), digest6: fib.digest(6), nexthops: this.host.nexthopsDigest(), resync });
+    this.link.send({ type: "activate", stream: at.stream, sequence: at.sequence, digest4: fib.digest(4), digest6: fib.digest(6), routes: fib.count(4) + fib.count(6), nexthops: this.host.nexthopsDigest(), resync });
   }
 
   /**

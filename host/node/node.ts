@@ -618,11 +618,12 @@ export class Node implements ServerHost, ClientHost {
 
   update(session: ClientSession, family: Family, records: Uint32Array): void {
     if (session !== this.active) return;
+    this.applyAndPublish(family, records);
+    // Updates applied while a resync is under way (a catch-up's, those that flow during a
+    // digest resync) count as what the resync changed; the others as updates in.
+    if (session.state === "syncing") return this.countDifference(family, records);
     this.counters.updatesIn++;
     this.counters.routesIn += records.length / (family === 4 ? 3 : 6);
-    this.applyAndPublish(family, records);
-    // Updates applied while a resync is under way (a catch-up's, those that flow during a digest resync) are part of what it changed.
-    if (session.state === "syncing") this.countDifference(family, records);
   }
 
   /** Applies change records to the table and passes on those that took; returns how many. */

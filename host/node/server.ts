@@ -24,7 +24,7 @@ import { rangeRepairs, type RangeCache } from "./rangesync.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
 import { Slicer } from "./slices.ts";
-import { normalizeSubset, subsetDigest } from "./subset.ts";
+import { normalizeSubset, subsetDigest, wholeFamily } from "./subset.ts";
 
 export type ServerState = "registering" | "standby" | "active" | "closed";
 
@@ -186,7 +186,7 @@ export class ServerSession extends Session<ServerState> {
     // whose digests are the client's table's.
     const from = m.stream === this.host.stream && feed.since(m.sequence) ? m.sequence : feed.matching(m.digest4, m.digest6);
     const missed = from === undefined ? undefined : feed.since(from);
-    const mode = missed ? "catch-up" : m.resync;
+    const mode = missed ? "catch-up" : m.resync === "digest" && this.farApart(m.routes) ? "copy" : m.resync;
     this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${from}` : `resync by ${mode}`})`);
     if (mode === "copy") {
       this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: 0n, digest6: 0n });
@@ -201,6 +201,19 @@ export class ServerSession extends Session<ServerState> {
     }
     const fib = this.host.fib;
     this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: subsetDigest(fib, subset, 4), digest6: subsetDigest(fib, subset, 6) });
+  }
+
+  /**
+   * Whether a client holding `routes` routes is far from its subset of our table: its
+   * count is off by more than a tenth. A digest resync pays off when the tables are close;
+   * far apart, it sends much of the table anyway, piece by piece, where a copy sends it in
+   * one stream. Whole families only (a subset within one has no count at hand).
+   */
+  private farApart(routes: number): boolean {
+    const { subset } = this.client!;
+    if (!subset.families.every((f) => wholeFamily(subset, f))) return false;
+    const ours = subset.families.reduce((n, f) => n + this.host.fib.count(f), 0);
+    return Math.abs(routes - ours) > ours / 10;
   }
 
   /** The client's whole subset, in slices; changes published meanwhile wait behind it. */

@@ -101,7 +101,7 @@ export type Message =
   | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
   | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
   | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
-  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; nexthops: bigint; resync: ResyncMode }
+  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; routes: number; nexthops: bigint; resync: ResyncMode }
   | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
   | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
@@ -386,9 +386,9 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   activate: {
     code: 0x30,
-    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6).u64(m.nexthops).u8(RESYNC_MODES.indexOf(m.resync)); },
+    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6).varint(m.routes).u64(m.nexthops).u8(RESYNC_MODES.indexOf(m.resync)); },
     read: (r) => ({
-      type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64(), nexthops: r.u64(),
+      type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64(), routes: r.varint(), nexthops: r.u64(),
       resync: pick(RESYNC_MODES.slice(0, 2) as ResyncMode[], r.u8(), "resync mode"),
     }),
   },

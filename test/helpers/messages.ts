@@ -24,7 +24,7 @@ export const sampleMessages: Message[] = [
   { type: "nak", channel: 2, ranges: [[10, 3], [20, 1]] },
   { type: "retransmission", channel: 2, sequence: 10, family: 4, count: 1, data: bytes("01") },
   { type: "heartbeat", timeMs: 1700000000000, sequences: [[1, 5], [2, 9]] },
-  { type: "activate", stream: 5n, sequence: 1000, digest4: 1n, digest6: 2n, nexthops: 3n, resync: "digest" },
+  { type: "activate", stream: 5n, sequence: 1000, digest4: 1n, digest6: 2n, routes: 731483, nexthops: 3n, resync: "digest" },
   { type: "resync", mode: "catch-up", sequence: 1000, through: 1042, digest4: 0n, digest6: 2n ** 64n - 1n },
   { type: "rangeDigests", family: 4, request: 3, nodes: [
     { prefix: P("10.0.0.0/8"), depth: 2, digests: Uint32Array.from([2, 3, 0, 5]) },
