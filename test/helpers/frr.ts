@@ -65,14 +65,6 @@ export class FrrNamespace {
     for (const d of [...this.started].reverse()) spawnSync("sh", ["-c", `kill $(cat ${join(this.dir, `${d}.pid`)}) 2>/dev/null`]);
   }
 
-  /**
-   * Kills every daemon at once, zebra first, as a crash would: zebra withdraws nothing on
-   * the way down (stopped in order, staticd's exit makes zebra withdraw its routes first).
-   */
-  crash(): void {
-    for (const d of this.started) spawnSync("sh", ["-c", `kill -9 $(cat ${join(this.dir, `${d}.pid`)}) 2>/dev/null`]);
-  }
-
   /** Stops the daemons and removes the namespace and its links. */
   destroy(): void {
     this.stop();
