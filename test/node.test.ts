@@ -216,6 +216,22 @@ test("a peer update lost on the way is noticed by its sequence: the peer exchang
   assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer update(s)? .* of rp0\/bgp/);
 });
 
+test("a peer snapshot whose end was lost is not waited for forever: the peer exchange starts over", async () => {
+  const events: Record<string, unknown>[] = [];
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 200, v6: 0, seed: 3 } }] });
+  const rp1 = new Node({ firmware, timers, memoryMiB: 16, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
+  await rp0.loadSources();
+  const link = new SimLink({ latencyMs: 1 });
+  let dropped = false;
+  const client = new FramedLink(link.b);
+  const listen = client.onMessage.bind(client);
+  client.onMessage = (listener) => listen((m) => { if (m.type === "snapshotEnd" && !dropped) dropped = true; else listener(m); });
+  rp0.accept(new FramedLink(link.a));
+  rp1.connect("rp0", client);
+  await until("the stall noticed", () => events.some((e) => e.event === "peer snapshot stalled"), 8000);
+  assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /a peer snapshot has not moved for \d+ ms: registering again/);
+});
+
 test("a grant lost on the way: the client says the same hello again and the server grants it once more", async () => {
   const rp0 = node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 100, v6: 0, seed: 1 } }] });
   const lc0 = node({ id: "lc0", role: "lc", servers: ["rp0"] });

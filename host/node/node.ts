@@ -25,7 +25,7 @@ import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
 import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { Feed } from "./feed.ts";
 import { RangeCache } from "./rangesync.ts";
-import { DEFAULT_TIMERS, type Timers } from "./liveness.ts";
+import { DEFAULT_TIMERS, GIVE_UP, type Timers } from "./liveness.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
@@ -297,8 +297,9 @@ export class Node implements ServerHost, ClientHost {
   private readonly peerSent = new WeakMap<object, Map<number, number>>();
   private readonly peerHeard = new WeakMap<object, Map<number, number>>();
 
-  /** Snapshots of peers' source tables being received, per peer link. */
+  /** Snapshots of peers' source tables being received, per peer link, and when each last moved. */
   private readonly peerSnapshots = new Map<object, SnapshotAssembler>();
+  private readonly peerSnapshotAt = new WeakMap<object, number>();
 
   peerMessage(from: ServerSession | ClientSession, m: Message): void | Promise<void> {
     const rib = this.rib!;
@@ -350,6 +351,13 @@ export class Node implements ServerHost, ClientHost {
    * has not arrived yet are not judged.
    */
   private peerHeartbeat(from: ServerSession | ClientSession, sequences: readonly [number, number][]): void {
+    // A peer snapshot whose end was lost on the way would be waited for forever.
+    const stalled = performance.now() - (this.peerSnapshotAt.get(from) ?? Infinity);
+    const { heartbeatMs, deadAfter } = this.timers;
+    if (this.peerSnapshots.get(from)?.underWay && stalled > GIVE_UP * heartbeatMs * deadAfter) {
+      this.note("peer snapshot stalled", { peer: from instanceof ServerSession ? from.name : from.server, ms: Math.round(stalled) });
+      return from.close(`a peer snapshot has not moved for ${Math.round(stalled)} ms: registering again`);
+    }
     const heard = this.peerHeard.get(from);
     for (const [channel, last] of sequences) {
       const got = heard?.get(channel);
@@ -367,6 +375,7 @@ export class Node implements ServerHost, ClientHost {
     if (!info || info.origin === this.id) return;
     const assembler = this.peerSnapshots.get(from) ?? new SnapshotAssembler(this.fib);
     this.peerSnapshots.set(from, assembler);
+    this.peerSnapshotAt.set(from, performance.now());
     const got = assembler.feed(m);
     if (got === undefined) return;
     if (got instanceof SnapshotError) {

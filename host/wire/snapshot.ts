@@ -142,6 +142,11 @@ export class SnapshotAssembler {
 
   constructor(private readonly decoder: Fib) {}
 
+  /** Whether a snapshot has begun and not ended. */
+  get underWay(): boolean {
+    return this.current.size > 0;
+  }
+
   feed(m: Message): AssembledSnapshot | SnapshotError | undefined {
     switch (m.type) {
       case "nexthops":
