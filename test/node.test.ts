@@ -12,7 +12,7 @@ import { FramedLink } from "../host/links/framed.ts";
 import { SimLink } from "../host/links/sim.ts";
 import { Prefix } from "../host/netip.ts";
 import { Node, type NodeOptions } from "../host/node/node.ts";
-import type { ResyncMode } from "../host/wire/messages.ts";
+import type { Message, ResyncMode } from "../host/wire/messages.ts";
 import { subsetDigest } from "../host/node/subset.ts";
 
 const firmware = firmwareImage();
@@ -32,6 +32,14 @@ function wire(c: Chassis, client: string, server: string): void {
   c.links.set(`${client}>${server}`, link);
   c.nodes.get(server)!.accept(new FramedLink(link.a, { maxQueuedBytes: 64 << 20 }));
   c.nodes.get(client)!.connect(server, new FramedLink(link.b, { maxQueuedBytes: 64 << 20 }));
+}
+
+/** A link end that never hears the first message of a type: a frame lost on the way. */
+function losingFirst(link: FramedLink, type: Message["type"]): { link: FramedLink; lost: () => boolean } {
+  let lost = false;
+  const listen = link.onMessage.bind(link);
+  link.onMessage = (listener) => listen((m) => { if (m.type === type && !lost) lost = true; else listener(m); });
+  return { link, lost: () => lost };
 }
 
 async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
@@ -222,12 +230,8 @@ test("a peer snapshot whose end was lost is not waited for forever: the peer exc
   const rp1 = new Node({ firmware, timers, memoryMiB: 16, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
   await rp0.loadSources();
   const link = new SimLink({ latencyMs: 1 });
-  let dropped = false;
-  const client = new FramedLink(link.b);
-  const listen = client.onMessage.bind(client);
-  client.onMessage = (listener) => listen((m) => { if (m.type === "snapshotEnd" && !dropped) dropped = true; else listener(m); });
   rp0.accept(new FramedLink(link.a));
-  rp1.connect("rp0", client);
+  rp1.connect("rp0", losingFirst(new FramedLink(link.b), "snapshotEnd").link);
   await until("the stall noticed", () => events.some((e) => e.event === "peer snapshot stalled"), 8000);
   assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /a peer snapshot has not moved for \d+ ms: registering again/);
 });
@@ -238,14 +242,11 @@ test("a grant lost on the way: the client says the same hello again and the serv
   await rp0.loadSources();
   const link = new SimLink({ latencyMs: 1 });
   // The server's first grant never reaches the client.
-  let dropped = false;
-  const client = new FramedLink(link.b);
-  const listen = client.onMessage.bind(client);
-  client.onMessage = (listener) => listen((m) => { if (m.type === "grant" && !dropped) dropped = true; else listener(m); });
+  const client = losingFirst(new FramedLink(link.b), "grant");
   const served = rp0.accept(new FramedLink(link.a));
-  lc0.connect("rp0", client);
+  lc0.connect("rp0", client.link);
   await until("lc0 holds the table", () => lc0.fib.count(4) === 100);
-  assert.ok(dropped);
+  assert.ok(client.lost());
   assert.is(rp0.status().clients.length, 1, "one session: the repeated hello did not start another");
   assert.is(served.state, "active");
 });
