@@ -12,13 +12,13 @@ import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo,
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
 import { iterBegin as beginIteration, iterNext as nextRoutes, iterInit } from "./iter";
-import { rangeDigests as rangeDigestsOf, piecesClear, piecesAdd, validRange, keepInRange as keepInRangeOf, iterBeginInside as beginInside } from "./ranges";
+import { rangeDigests as rangeDigestsOf, shortHashes as shortHashesOf } from "./ranges";
 import { snapshotChunk as snapshotChunkOf } from "./snapshot";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 4;
+const ABI_VERSION: u32 = 5;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -255,24 +255,12 @@ export function rangeDigests(family: u32, w0: u32, w1: u32, w2: u32, w3: u32, pl
 }
 
 /**
- * As rangeDigests, over the n change records at `records` instead of the table: adds them
- * to the pieces at `out`, zeroed first if `fresh`. Returns 0, or 1 if out of range.
+ * The low 32 bits of the digest (digest.ts) of each of the n change records at `records`,
+ * as n u32 at `out` (the regions may be the same): a host that walked the table sums them
+ * over any range it likes.
  */
-export function pieceDigests(family: u32, records: usize, n: u32, w0: u32, w1: u32, w2: u32, w3: u32, plen: u32, minLen: u32, depth: u32, out: usize, fresh: bool): u32 {
-  if (!validRange(tableOf(family), plen, depth)) return 1;
-  if (fresh) piecesClear(out, depth);
-  piecesAdd(family, records, n, hiOf(family, w0, w1), loOf(family, w2, w3), plen, minLen, depth, out);
-  return 0;
-}
-
-/** Begins a walk of the routes with an address in w0..w3/plen (and some beside them); returns its id, for iterNext. */
-export function iterBeginInside(family: u32, w0: u32, w1: u32, w2: u32, w3: u32, plen: u32): u32 {
-  return beginInside(tableOf(family), hiOf(family, w0, w1), loOf(family, w2, w3), plen);
-}
-
-/** Keeps, at the front and in order, those of the n records at `records` with an address in w0..w3/plen, at least minLen long; returns how many. */
-export function keepInRange(family: u32, records: usize, n: u32, w0: u32, w1: u32, w2: u32, w3: u32, plen: u32, minLen: u32): u32 {
-  return keepInRangeOf(family, records, n, hiOf(family, w0, w1), loOf(family, w2, w3), plen, minLen);
+export function shortHashes(family: u32, records: usize, n: u32, out: usize): void {
+  shortHashesOf(family, records, n, out);
 }
 
 /**

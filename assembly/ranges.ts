@@ -12,8 +12,12 @@
 // Output at `out`, for n = 2^d pieces:
 //
 //   ┌ n × digest u64 ┬ n × count u32 ┐
+//
+// A host that asks for many ranges of one table (a digest resync) walks it once instead and
+// sums short hashes (shortHashes, host/rangeindex.ts): the low 32 bits of a range digest
+// are the sum of the low 32 bits of its routes' hashes.
 
-import { Table, TOP_DEPTH } from "./table";
+import { Table } from "./table";
 import { iterBeginBounded, iterNext } from "./iter";
 import { routeHash } from "./digest";
 import { recordSize, recordLen, recordHi, recordLo, recordNh } from "./records";
@@ -36,12 +40,12 @@ export const MAX_DEPTH: u32 = 12;
 }
 
 /** Whether P (ph:pl/plen) split depth levels down fits the family's width. */
-export function validRange(t: Table, plen: u32, depth: u32): bool {
+function validRange(t: Table, plen: u32, depth: u32): bool {
   return depth <= MAX_DEPTH && plen + depth <= t.width;
 }
 
 /** Zeroes the digests and counts of 2^depth pieces at `out`. */
-export function piecesClear(out: usize, depth: u32): void {
+function piecesClear(out: usize, depth: u32): void {
   memory.fill(out, 0, (<usize>1 << depth) * 12);
 }
 
@@ -49,7 +53,7 @@ export function piecesClear(out: usize, depth: u32): void {
  * Adds the n records at `records` in the range (address in P, at least minLen long) to the
  * digests and counts of their pieces at `out`; other records are passed over.
  */
-export function piecesAdd(family: u32, records: usize, n: u32, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize): void {
+function piecesAdd(family: u32, records: usize, n: u32, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize): void {
   const size = recordSize(family);
   const counts = out + ((<usize>1 << depth) << 3);
   for (let i: u32 = 0; i < n; i++) {
@@ -68,26 +72,10 @@ export function piecesAdd(family: u32, records: usize, n: u32, ph: u64, pl: u64,
 }
 
 /**
- * Moves the records of the n at `records` in the range (address in P, at least minLen long)
- * to the front, in order; returns how many.
- */
-export function keepInRange(family: u32, records: usize, n: u32, ph: u64, pl: u64, plen: u32, minLen: u32): u32 {
-  const size = recordSize(family);
-  let kept: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const r = records + <usize>i * size;
-    if (recordLen(r) < minLen || !within(recordHi(r, family), recordLo(r, family), ph, pl, plen)) continue;
-    if (kept != i) memory.copy(records + <usize>kept * size, r, size);
-    kept++;
-  }
-  return kept;
-}
-
-/**
  * Begins a walk (iter.ts) of the routes whose address lies in P, along with some beside it
- * in nodes the walk emits whole (keepInRange drops those).
+ * in nodes the walk emits whole (piecesAdd passes over those).
  */
-export function iterBeginInside(t: Table, ph: u64, pl: u64, plen: u32): u32 {
+function iterBeginInside(t: Table, ph: u64, pl: u64, plen: u32): u32 {
   const bits = t.bits;
   if (plen <= bits) {
     const first = plen == 0 ? 0 : <u32>(ph >> (64 - plen)) << (bits - plen);
@@ -104,10 +92,6 @@ export function iterBeginInside(t: Table, ph: u64, pl: u64, plen: u32): u32 {
  */
 export function rangeDigests(t: Table, ph: u64, pl: u64, plen: u32, minLen: u32, depth: u32, out: usize, scratch: usize, room: u32): bool {
   if (!validRange(t, plen, depth)) return false;
-  if (plen == 0 && minLen == 0 && depth == TOP_DEPTH) {
-    memory.copy(out, t.pieces, (<usize>1 << TOP_DEPTH) * 12);
-    return true;
-  }
   piecesClear(out, depth);
   const id = iterBeginInside(t, ph, pl, plen);
   while (true) {
@@ -116,4 +100,16 @@ export function rangeDigests(t: Table, ph: u64, pl: u64, plen: u32, minLen: u32,
     piecesAdd(t.family, scratch, <u32>n, ph, pl, plen, minLen, depth, out);
   }
   return true;
+}
+
+/**
+ * The low 32 bits of the hash of each of the n change records at `records` (routeHash), as
+ * n u32 at `out`.
+ */
+export function shortHashes(family: u32, records: usize, n: u32, out: usize): void {
+  const size = recordSize(family);
+  for (let i: u32 = 0; i < n; i++) {
+    const r = records + <usize>i * size;
+    store<u32>(out + (<usize>i << 2), <u32>routeHash(family, recordHi(r, family), recordLo(r, family), recordLen(r), recordNh(r, family)));
+  }
 }

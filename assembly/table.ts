@@ -55,16 +55,7 @@ export const INVALID: u32 = 3;
   refused: u32;      // changes refused for lack of memory
   generation: u32;   // bumped by every change; iterators check it
   digest: u64;
-  pieces: usize;     // the top range split TOP_DEPTH down, kept current (ranges.ts layout)
 }
-
-/**
- * The table keeps the digest and count of every piece of its whole range split this many
- * levels down (by start address): a digest resync's first exchange costs no walk.
- */
-export const TOP_DEPTH: u32 = 12;
-@inline const TOP_PIECES: usize = 1 << TOP_DEPTH;
-@inline const TOP_BYTES: usize = TOP_PIECES * 12;
 
 /** Sets up a table with its fixed parts; false if out of memory. */
 export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32, bits: u32, regionBits: u32): bool {
@@ -75,9 +66,7 @@ export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32,
   t.regionBits = regionBits;
   t.regions = allocFixed(4 << regionBits);
   t.counts = allocFixed(4 << regionBits);
-  t.pieces = allocFixed(<u32>TOP_BYTES);
-  if (t.regions == 0 || t.counts == 0 || t.pieces == 0 || !shortInit(short, bits)) return false;
-  memory.fill(t.pieces, 0, TOP_BYTES);
+  if (t.regions == 0 || t.counts == 0 || !shortInit(short, bits)) return false;
   for (let r: u32 = 0; r < (1 << regionBits); r++) store<u32>(t.regions + (<usize>r << 2), LEAF | NONE);
   // A table of one region keeps it for good: it is the whole direct table.
   if (regionBits == 0 && !regionOpen(t, 0)) return false;
@@ -162,7 +151,6 @@ export function tableClear(t: Table): void {
   }
   t.count = 0;
   t.digest = 0;
-  memory.fill(t.pieces, 0, TOP_BYTES);
   t.generation++;
 }
 
@@ -199,27 +187,8 @@ function refreshChildDefaults(ref: u32, first: u32, n: u32): void {
 }
 
 function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): void {
-  const piece = <usize>(hi >> (64 - TOP_DEPTH));
-  const digestAt = t.pieces + (piece << 3);
-  const countAt = t.pieces + (TOP_PIECES << 3) + (piece << 2);
-  let d = load<u64>(digestAt);
-  if (oldNh != NONE) {
-    const h = routeHash(t.family, hi, lo, len, oldNh);
-    t.digest -= h;
-    d -= h;
-  } else {
-    t.count++;
-    store<u32>(countAt, load<u32>(countAt) + 1);
-  }
-  if (newNh != NONE) {
-    const h = routeHash(t.family, hi, lo, len, newNh);
-    t.digest += h;
-    d += h;
-  } else {
-    t.count--;
-    store<u32>(countAt, load<u32>(countAt) - 1);
-  }
-  store<u64>(digestAt, d);
+  if (oldNh != NONE) t.digest -= routeHash(t.family, hi, lo, len, oldNh); else t.count++;
+  if (newNh != NONE) t.digest += routeHash(t.family, hi, lo, len, newNh); else t.count--;
   t.generation++;
   if (len > t.regionBits && (oldNh == NONE || newNh == NONE)) {
     const r = t.regionBits == 0 ? 0 : <u32>(hi >> (64 - t.regionBits));

@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -91,16 +91,14 @@ interface Exports {
   diffCounts(out: number): void;
   snapshotChunk(family: number, id: number, scratch: number, out: number, cap: number): number;
   rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, scratch: number, room: number): number;
-  pieceDigests(family: number, records: number, n: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, fresh: number): number;
-  iterBeginInside(family: number, w0: number, w1: number, w2: number, w3: number, plen: number): number;
-  keepInRange(family: number, records: number, n: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number): number;
+  shortHashes(family: number, records: number, n: number, out: number): void;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "pieceDigests", "iterBeginInside", "keepInRange", "generation",
+  "shortHashes", "generation",
 ];
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
@@ -563,34 +561,6 @@ export class Fib {
     if (this.x.rangeDigests(prefix.family, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen, depth, this.io, this.io + bytes, room) !== 0) {
       throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
     }
-    return this.piecesRead(depth);
-  }
-
-  /**
-   * As rangeDigests, over change records in prefix order (a subset of a table, say) instead
-   * of the table; records outside the range count nowhere.
-   */
-  pieceDigests(family: Family, records: Uint32Array, prefix: Prefix, depth: number, minLen: number): RangePieces {
-    const bytes = pieceBytes(depth);
-    const words = recordWords(family);
-    const room = Math.floor((this.ioBytes - bytes) / (4 * words)) * words;
-    if (room < words) throw new RangeError(`range digests of depth ${depth} do not fit`);
-    const a = prefix.addr;
-    const at = this.io + bytes;
-    let fresh = 1;
-    for (let w = 0; w < records.length || fresh; w += room) {
-      const piece = records.subarray(w, w + room);
-      this.views();
-      this.u32.set(piece, at >>> 2);
-      if (this.x.pieceDigests(family, at, piece.length / words, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen, depth, this.io, fresh) !== 0) {
-        throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
-      }
-      fresh = 0;
-    }
-    return this.piecesRead(depth);
-  }
-
-  private piecesRead(depth: number): RangePieces {
     const n = 2 ** depth;
     this.views();
     const digests = new BigUint64Array(n);
@@ -598,23 +568,23 @@ export class Fib {
     return { digests, counts: this.u32.slice((this.io >>> 2) + 2 * n, (this.io >>> 2) + 3 * n) };
   }
 
-  /** The routes whose address lies in `prefix`, at least `minLen` long, as change records in prefix order. */
-  recordsInRange(prefix: Prefix, minLen: number): Uint32Array {
-    const family = prefix.family;
+  /**
+   * The low 32 bits of the digest of each route of `records` (change records), one u32 per
+   * record: summed over a range, the low 32 bits of the range's digest (host/rangeindex.ts).
+   */
+  shortHashes(family: Family, records: Uint32Array): Uint32Array {
     const words = recordWords(family);
-    const max = Math.floor(this.ioBytes / (4 * words));
-    const a = prefix.addr;
-    const id = this.x.iterBeginInside(family, a.w0, a.w1, a.w2, a.w3, prefix.len);
-    const parts: Uint32Array[] = [];
-    while (true) {
-      const n = this.x.iterNext(id, this.io, max);
-      if (n < 0) throw new Error("the table changed, or another walk began, during the walk");
-      if (n === 0) break;
-      const kept = this.x.keepInRange(family, this.io, n, a.w0, a.w1, a.w2, a.w3, prefix.len, minLen);
+    const chunk = Math.floor(this.ioBytes / (4 * words)) * words;
+    const out = new Uint32Array(records.length / words);
+    const at = this.io >>> 2;
+    for (let w = 0; w < records.length; w += chunk) {
+      const part = records.subarray(w, w + chunk);
       this.views();
-      parts.push(this.u32.slice(this.io >>> 2, (this.io >>> 2) + kept * words));
+      this.u32.set(part, at);
+      this.x.shortHashes(family, this.io, part.length / words, this.io);
+      out.set(this.u32.subarray(at, at + part.length / words), w / words);
     }
-    return concatRecords(parts);
+    return out;
   }
 
   /** A number that changes whenever the family's table does: what a cache of its ranges keys on. */

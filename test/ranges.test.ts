@@ -4,6 +4,7 @@ import { generateRoutes } from "../host/generate.ts";
 import { tableDigest } from "../host/digest.ts";
 import { Addr, Prefix, type Family } from "../host/netip.ts";
 import { decodeRecords, type Fib } from "../host/fib.ts";
+import { RangeIndex } from "../host/rangeindex.ts";
 import { newFib } from "./support.ts";
 
 const tables = { 4: generateRoutes({ family: 4, routes: 30000, seed: 8 }), 6: generateRoutes({ family: 6, routes: 10000, seed: 8 }) };
@@ -15,25 +16,27 @@ function inRange(family: Family, p: Prefix, minLen: number): (readonly [Prefix, 
   return tables[family].map((r, i) => [r.prefix, i % 300] as const).filter(([q]) => q.len >= minLen && p.contains(q.addr));
 }
 
-test("the pieces add up to the digest and count of the range, at every depth, from the table and from records", () => {
+test("the pieces add up to the digest and count of the range, at every depth, from the table and from its index", () => {
   const M = (1n << 64n) - 1n;
   for (const family of [4, 6] as const) {
+    const index = RangeIndex.of(fib, family, fib.records(family));
     const ranges = family === 4 ? ["0.0.0.0/0", "64.0.0.0/2", "100.64.0.0/10", tables[4][7].prefix.toString()] : ["::/0", "2000::/3", "2a00::/12", tables[6][9].prefix.toString()];
     for (const text of ranges) {
       const p = Prefix.mustParse(text);
       for (const minLen of [0, p.len]) {
         const routes = inRange(family, p, minLen);
-        const records = fib.recordsInRange(p, minLen);
-        assert.equal(decodeRecords(family, records).map((c) => c.prefix.toString()), routes.map(([q]) => q).sort((x, y) => x.compare(y)).map(String), `${text} from /${minLen}: the routes`);
         for (const depth of [0, 1, 5, 12]) {
           if (p.len + depth > p.addr.bitLen) continue;
           const { digests, counts } = fib.rangeDigests(p, depth, minLen);
           assert.is(digests.length, 2 ** depth);
           assert.is(digests.reduce((a, b) => (a + b) & M, 0n), tableDigest(routes), `${text} from /${minLen} at depth ${depth}`);
           assert.is(counts.reduce((a, b) => a + b, 0), routes.length, `${text} from /${minLen} at depth ${depth}: counts`);
-          const fromRecords = fib.pieceDigests(family, fib.records(family), p, depth, minLen);
-          assert.equal([...fromRecords.digests], [...digests], `${text} at depth ${depth}: from records`);
-          assert.equal([...fromRecords.counts], [...counts]);
+          if (minLen > 0) continue;
+          // The index: the low 32 bits of each piece's digest, and its routes.
+          const bounds = index.split(p, depth);
+          assert.equal([...digests].map((_, i) => index.digest(bounds[i], bounds[i + 1])), [...digests].map((d) => Number(d & 0xffffffffn)), `${text} at depth ${depth}: from the index`);
+          assert.equal([...counts], [...counts].map((_, i) => bounds[i + 1] - bounds[i]));
+          assert.equal(decodeRecords(family, index.routes(bounds[0], bounds[bounds.length - 1])).map((c) => c.prefix.toString()), routes.map(([q]) => q).sort((x, y) => x.compare(y)).map(String), `${text}: the routes`);
         }
       }
     }
@@ -53,7 +56,9 @@ test("a route belongs to the piece it starts in, however far it reaches", () => 
   f.set(Prefix.mustParse("2001:db8::1000/126"), 3);
   f.set(Prefix.mustParse("2001:db8::1002/128"), 4);
   assert.equal([...f.rangeDigests(Prefix.mustParse("2001:db8::1000/126"), 2, 0).counts], [1, 0, 1, 0]);
-  assert.equal(decodeRecords(6, f.recordsInRange(Prefix.mustParse("2001:db8::1002/128"), 0)).map((c) => String(c.prefix)), ["2001:db8::1002/128"]);
+  const index = RangeIndex.of(f, 6, f.records(6));
+  const bounds = index.split(Prefix.mustParse("2001:db8::1002/128"), 0);
+  assert.equal(decodeRecords(6, index.routes(bounds[0], bounds[1])).map((c) => String(c.prefix)), ["2001:db8::1002/128"]);
 });
 
 /** The ranges, down to `leafLen`, where two tables differ: descend where the pieces differ. */

@@ -25,14 +25,22 @@
 // computed after every update sent before it, so the table it leaves is the server's at
 // that moment, and later updates carry on from there. When the last repair of the last
 // request arrives, the client's digest must equal the digest that repair carries.
+//
+// Both ends answer from a range index (host/rangeindex.ts): the table walked once, so each
+// of the thousands of pieces costs a scan of its routes, not a walk. The server keeps one
+// per subset while its table does not change (the cards of a chassis mostly hold the same
+// table and ask the same); the client builds one when it starts, and again only when an
+// update changed its table since (its own repairs change only pieces it never asks about
+// again).
 
-import { concatRecords, recordWords, type Fib, type RangePieces } from "../fib.ts";
+import { concatRecords, recordWords, type Fib } from "../fib.ts";
 import { Addr, Prefix, type Family } from "../netip.ts";
+import { RangeIndex, addressBits, startsIn } from "../rangeindex.ts";
 import { MAX_FRAME } from "../wire/frame.ts";
 import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
 import { filterRecords, wholeFamily } from "./subset.ts";
 
-/** The first node's depth: 4096 pieces, the split the table keeps current (assembly/table.ts), so it costs no walk. */
+/** The first node's depth: 4096 pieces, the most a node has. */
 export const TOP_DEPTH = 12;
 /** A piece that differs goes whole when the server holds at most this many routes in it. */
 export const LEAF = 2;
@@ -53,22 +61,6 @@ export class RangeSyncError extends Error {
 
 // --- pieces ---------------------------------------------------------------------
 
-/** Bits [o, o + n) of the address of the record at word w, n ≤ 12. */
-function addressBits(family: Family, records: Uint32Array, w: number, o: number, n: number): number {
-  if (n === 0) return 0;
-  const k = o >>> 5;
-  const b = o & 31;
-  const hi = records[w + 1 + k];
-  const lo = family === 6 && k < 3 ? records[w + 2 + k] : 0;
-  const window = b === 0 ? hi : ((hi << b) | (lo >>> (32 - b))) >>> 0;
-  return window >>> (32 - n);
-}
-
-/** The piece of `prefix` split `depth` levels down the record at word w starts in; it must start in the prefix. */
-function pieceIndex(family: Family, records: Uint32Array, w: number, prefix: Prefix, depth: number): number {
-  return addressBits(family, records, w, prefix.len, depth);
-}
-
 /** Piece i of `prefix` split `depth` levels down. */
 export function pieceOf(prefix: Prefix, depth: number, i: number): Prefix {
   const words = [0, 1, 2, 3].map((k) => prefix.addr.word(k));
@@ -79,19 +71,6 @@ export function pieceOf(prefix: Prefix, depth: number, i: number): Prefix {
   }
   const addr = prefix.family === 4 ? Addr.v4(words[0]) : Addr.v6(words[0], words[1], words[2], words[3]);
   return Prefix.from(addr, prefix.len + depth) as Prefix;
-}
-
-/** The records of `records` (starting in `prefix`) that start in the pieces `wanted` holds, in order. */
-function recordsInPieces(family: Family, records: Uint32Array, prefix: Prefix, depth: number, wanted: ReadonlySet<number>): Uint32Array {
-  const words = recordWords(family);
-  const out = new Uint32Array(records.length);
-  let n = 0;
-  for (let w = 0; w < records.length; w += words) {
-    if (!wanted.has(pieceIndex(family, records, w, prefix, depth))) continue;
-    out.set(records.subarray(w, w + words), n);
-    n += words;
-  }
-  return out.subarray(0, n);
 }
 
 /**
@@ -107,93 +86,47 @@ export function descentDepth(count: number, pieceLen: number, width: number): nu
   return Math.max(1, Math.min(TOP_DEPTH, width - pieceLen, wanted));
 }
 
-/** The low 32 bits of each piece's digest, as a node sends them (no BigInt per piece). */
-function shortDigests(digests: BigUint64Array): Uint32Array {
-  const words = new Uint32Array(digests.buffer, digests.byteOffset, 2 * digests.length);
-  const out = new Uint32Array(digests.length);
-  for (let i = 0; i < out.length; i++) out[i] = words[2 * i];
-  return out;
-}
-
 function nodeBytes(node: RangeNode): number {
   let present = 0;
   for (const d of node.digests) if (d !== 0) present++;
   return 18 + Math.ceil(node.digests.length / 8) + 4 * present;
 }
 
-/** Routes of every length whose address lies in the node's prefix: a piece is a node's range. */
-const ANY_LENGTH = 0;
-
 // --- the server's side --------------------------------------------------------------------
 
-/** The server's table as one client sees it: its subset's digests and routes over ranges. */
-interface SubsetView {
-  digests(node: RangeNode): RangePieces;
-  /** The routes of the given pieces of the node last asked for, in prefix order. */
-  routes(node: RangeNode, pieces: readonly number[]): Uint32Array;
-}
-
 /**
- * Range digests of a server's table, kept while the table does not change: clients that
- * held the same table (the cards of a chassis mostly do) send the same requests.
+ * Range indexes of a server's table, per subset its clients ask for, kept while the table
+ * does not change.
  */
 export class RangeCache {
-  private readonly entries = new Map<string, RangePieces>();
-  private readonly generation = { 4: -1, 6: -1 };
+  private readonly entries = new Map<string, { generation: number; index: RangeIndex }>();
 
-  constructor(private readonly fib: Fib, private readonly maxEntries = 1 << 16) {}
+  constructor(private readonly fib: Fib, private readonly maxEntries = 8) {}
 
-  digests(family: Family, prefix: Prefix, depth: number): RangePieces {
+  /** The index of the routes of `family` that `subset` holds, as the table holds them now. */
+  index(family: Family, subset: Subset): RangeIndex {
     const generation = this.fib.generation(family);
-    if (generation !== this.generation[family]) {
-      for (const key of this.entries.keys()) if (key.startsWith(`${family}:`)) this.entries.delete(key);
-      this.generation[family] = generation;
-    }
-    const a = prefix.addr;
-    const key = `${family}:${a.w0},${a.w1},${a.w2},${a.w3}/${prefix.len}:${depth}`;
-    let pieces = this.entries.get(key);
-    if (!pieces) {
-      if (this.entries.size >= this.maxEntries) this.entries.clear();
-      pieces = this.fib.rangeDigests(prefix, depth, ANY_LENGTH);
-      this.entries.set(key, pieces);
-    }
-    return pieces;
+    const key = wholeFamily(subset, family) ? `${family}` : `${family}:${subset.prefixes.filter((p) => p.family === family).join(",")}`;
+    const kept = this.entries.get(key);
+    if (kept?.generation === generation) return kept.index;
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    const index = RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
+    this.entries.set(key, { generation, index });
+    return index;
   }
-}
-
-function subsetView(fib: Fib, subset: Subset, family: Family, cache: RangeCache): SubsetView {
-  if (wholeFamily(subset, family)) {
-    return {
-      digests: (node) => cache.digests(family, node.prefix, node.depth),
-      routes: (node, pieces) => piecesRoutes(fib, node, pieces),
-    };
-  }
-  // A subset within the family: the node's routes, filtered, walked once per node.
-  let records: Uint32Array = new Uint32Array(0);
-  return {
-    digests: (node) => {
-      records = filterRecords(subset, family, fib.recordsInRange(node.prefix, ANY_LENGTH));
-      return fib.pieceDigests(family, records, node.prefix, node.depth, ANY_LENGTH);
-    },
-    routes: (node, pieces) => recordsInPieces(family, records, node.prefix, node.depth, new Set(pieces)),
-  };
-}
-
-/** A table's routes in the given pieces of a node (in increasing order), in prefix order. */
-function piecesRoutes(fib: Fib, node: RangeNode, pieces: readonly number[]): Uint32Array {
-  return concatRecords(pieces.map((i) => fib.recordsInRange(pieceOf(node.prefix, node.depth, i), ANY_LENGTH)));
 }
 
 /**
  * The repairs that answer a client's request: for every piece that differs, the routes of
  * the client's subset there or a descent, in messages of at most one frame. `digest` is the
  * digest of the client's subset of the server's table now; `cache` keeps the server's
- * digests of whole families for the next client that asks.
+ * range indexes for the next request, and the next client.
  */
 export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest: bigint, cache = new RangeCache(fib)): Generator<RangeRepair> {
   const { family, request } = m;
   const width = family === 4 ? 32 : 128;
-  const view = subsetView(fib, subset, family, cache);
+  const index = cache.index(family, subset);
   let first = 0;
   let verdicts: RangeVerdict[][] = [];
   let routes: Uint32Array[] = [];
@@ -209,35 +142,29 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
     bytes = 0;
     return out;
   };
-  for (const [index, node] of m.nodes.entries()) {
-    const ours = view.digests(node);
+  for (const [at, node] of m.nodes.entries()) {
+    const bounds = index.split(node.prefix, node.depth);
     const pieceLen = node.prefix.len + node.depth;
     let mine: RangeVerdict[] = [];
     verdicts.push(mine);
-    let whole: number[] = [];
-    const takeRoutes = () => {
-      if (whole.length > 0) routes.push(view.routes(node, whole));
-      whole = [];
-    };
-    const own = shortDigests(ours.digests);
-    for (let piece = 0; piece < own.length; piece++) {
-      if (own[piece] === node.digests[piece]) continue;
-      const count = ours.counts[piece];
+    for (let piece = 0; piece < node.digests.length; piece++) {
+      const from = bounds[piece];
+      const to = bounds[piece + 1];
+      if (index.digest(from, to) === node.digests[piece]) continue;
+      const count = to - from;
       const empty = node.digests[piece] === 0;
       const descend = count > LEAF && pieceLen < width && !(empty && count <= WHOLE);
       const cost = descend ? 2 : 2 + count * ROUTE_BOUND[family];
       if (bytes > 0 && bytes + cost > MESSAGE_BUDGET) {
         // The rest of this node's verdicts go in the next repair, which starts at it.
-        takeRoutes();
-        yield repair(false, index);
+        yield repair(false, at);
         mine = [];
         verdicts.push(mine);
       }
       bytes += cost;
       mine.push({ piece, descend });
-      if (!descend) whole.push(piece);
+      if (!descend && count > 0) routes.push(index.routes(from, to));
     }
-    takeRoutes();
   }
   yield repair(true, 0);
 }
@@ -253,10 +180,11 @@ export interface RangeSyncStats {
   routesIn: number;
 }
 
-/** A node the client described, with how many routes it holds in each piece. */
+/** A node the client described, and where its pieces lie in the index it was described from. */
 interface Described {
   node: RangeNode;
-  counts: Uint32Array;
+  index: RangeIndex;
+  bounds: Uint32Array;
 }
 
 /**
@@ -269,6 +197,9 @@ export class RangeSync {
   private readonly requests = new Map<number, Described[]>();
   private nextRequest = 0;
   private readonly width: number;
+  private index!: RangeIndex;
+  /** The table's generation the index holds, but for our own repairs. */
+  private indexed = -1;
 
   constructor(
     private readonly fib: Fib,
@@ -298,41 +229,63 @@ export class RangeSync {
     const theirs = this.fib.decodeRoutes(this.family, m.data, m.count, false);
     if (theirs instanceof Error) throw new RangeSyncError(`repair of request ${m.request}: ${theirs.message}`);
     this.stats.routesIn += m.count;
+    this.reindex();
     const words = recordWords(this.family);
     const mine: Uint32Array[] = [];
     const next: Described[] = [];
     let theirsAt = 0;
     m.nodes.forEach((verdicts, i) => {
-      const { node, counts } = described[m.first + i];
+      const d = described[m.first + i];
+      const { node } = d;
+      // Described before an update changed the table: where its pieces lie now.
+      if (d.index !== this.index) Object.assign(d, { index: this.index, bounds: this.index.split(node.prefix, node.depth) });
+      const { bounds } = d;
       const pieceLen = node.prefix.len + node.depth;
-      const replaced: number[] = [];
       for (const v of verdicts) {
         if (v.piece >= node.digests.length) throw new RangeSyncError(`repair of request ${m.request}: no piece ${v.piece} of ${node.prefix} split ${node.depth} down`);
-        if (!v.descend) { replaced.push(v.piece); continue; }
-        if (pieceLen >= this.width) throw new RangeSyncError(`repair of request ${m.request}: piece ${v.piece} of ${node.prefix} cannot split`);
-        next.push(this.describe(pieceOf(node.prefix, node.depth, v.piece), descentDepth(counts[v.piece], pieceLen, this.width)));
-      }
-      if (replaced.length === 0) return;
-      mine.push(piecesRoutes(this.fib, node, replaced));
-      const replacedSet = new Set(replaced);
-      // The server's routes come node by node, in the same order, each in a piece replaced.
-      for (; theirsAt < theirs.length && startsIn(this.family, theirs, theirsAt, node.prefix); theirsAt += words) {
-        if (!replacedSet.has(pieceIndex(this.family, theirs, theirsAt, node.prefix, node.depth))) {
-          throw new RangeSyncError(`repair of request ${m.request}: a route of ${node.prefix} outside the pieces replaced`);
+        if (v.descend) {
+          if (pieceLen >= this.width) throw new RangeSyncError(`repair of request ${m.request}: piece ${v.piece} of ${node.prefix} cannot split`);
+          next.push(this.describe(pieceOf(node.prefix, node.depth, v.piece), descentDepth(bounds[v.piece + 1] - bounds[v.piece], pieceLen, this.width)));
+          continue;
         }
+        mine.push(this.index.routes(bounds[v.piece], bounds[v.piece + 1]));
+        // The server's routes come node by node, piece by piece, in the same order.
+        for (; theirsAt < theirs.length && startsIn(this.family, theirs, theirsAt, node.prefix); theirsAt += words) {
+          const piece = addressBits(this.family, theirs, theirsAt, node.prefix.len, node.depth);
+          if (piece > v.piece) break;
+          if (piece < v.piece) throw new RangeSyncError(`repair of request ${m.request}: a route of ${node.prefix} outside the pieces replaced`);
+        }
+      }
+      if (theirsAt < theirs.length && startsIn(this.family, theirs, theirsAt, node.prefix)) {
+        throw new RangeSyncError(`repair of request ${m.request}: a route of ${node.prefix} outside the pieces replaced`);
       }
     });
     if (theirsAt !== theirs.length) throw new RangeSyncError(`repair of request ${m.request}: routes outside the pieces replaced`);
     const diff = this.fib.diff(this.family, concatRecords(mine), theirs);
     if (diff.changes.length > 0) this.apply(diff.changes);
+    this.indexed = this.fib.generation(this.family);
     if (m.last) this.requests.delete(m.request);
     if (next.length > 0) this.request(next);
     return this.requests.size === 0 ? "done" : "more";
   }
 
+  /**
+   * Indexes the table if anything but our own repairs changed it since it was last indexed:
+   * the pieces we describe and replace are then as the table holds them.
+   */
+  private reindex(): void {
+    const generation = this.fib.generation(this.family);
+    if (generation === this.indexed) return;
+    this.index = RangeIndex.of(this.fib, this.family, this.fib.records(this.family));
+    this.indexed = generation;
+  }
+
   private describe(prefix: Prefix, depth: number): Described {
-    const { digests, counts } = this.fib.rangeDigests(prefix, depth, ANY_LENGTH);
-    return { node: { prefix, depth, digests: shortDigests(digests) }, counts };
+    this.reindex();
+    const bounds = this.index.split(prefix, depth);
+    const digests = new Uint32Array(bounds.length - 1);
+    for (let i = 0; i < digests.length; i++) digests[i] = this.index.digest(bounds[i], bounds[i + 1]);
+    return { node: { prefix, depth, digests }, index: this.index, bounds };
   }
 
   /** Sends nodes (in prefix order, disjoint) as requests of at most a frame each. */
@@ -360,15 +313,4 @@ export class RangeSync {
 
 function family0(family: Family): Addr {
   return family === 4 ? Addr.v4(0) : Addr.v6(0, 0, 0, 0);
-}
-
-/** Whether the address of the record at word w lies in `prefix`. */
-function startsIn(family: Family, records: Uint32Array, w: number, prefix: Prefix): boolean {
-  for (let k = 0; k * 32 < prefix.len; k++) {
-    const bits = Math.min(32, prefix.len - k * 32);
-    const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits);
-    if (((records[w + 1 + k] ^ prefix.addr.word(k)) & mask) !== 0) return false;
-    if (family === 4) break;
-  }
-  return true;
 }

@@ -1,0 +1,116 @@
+// A range index: one family's routes, walked once, in prefix order, with the running sum of
+// their short hashes. The short digest of any range of addresses (the low 32 bits of its
+// digest, assembly/ranges.ts) and its routes then come from a binary search and a scan of
+// the routes in it, with no walk of the table per range: a digest resync asks about
+// thousands of ranges of one table.
+//
+//   records  ┌ route 0 ┬ route 1 ┬ … ┬ route n−1 ┐   change records (fib.ts), prefix order
+//   sums     ┌ 0 ┬ h0 ┬ h0 + h1 ┬ … ┬ h0 + … + hn−1 ┐   mod 2^32, n + 1 of them
+//
+// A route lies in the range its address lies in, however far it reaches (as in
+// assembly/ranges.ts), so the routes of a range are consecutive in prefix order, and the
+// short digest of routes [i, j) is sums[j] − sums[i].
+//
+// An index is a picture of the table when it was built; it does not follow later changes.
+
+import { recordWords, type Fib } from "./fib.ts";
+import type { Family, Prefix } from "./netip.ts";
+
+export class RangeIndex {
+  private constructor(
+    readonly family: Family,
+    /** The routes, as change records in prefix order. */
+    readonly records: Uint32Array,
+    private readonly sums: Uint32Array,
+  ) {}
+
+  /** The index of `records`: change records of `family` in prefix order (a table's, or a subset of one). */
+  static of(fib: Fib, family: Family, records: Uint32Array): RangeIndex {
+    const hashes = fib.shortHashes(family, records);
+    const sums = new Uint32Array(hashes.length + 1);
+    for (let i = 0; i < hashes.length; i++) sums[i + 1] = (sums[i] + hashes[i]) >>> 0;
+    return new RangeIndex(family, records, sums);
+  }
+
+  /** Routes indexed. */
+  get size(): number {
+    return this.sums.length - 1;
+  }
+
+  /**
+   * Where the pieces of `prefix` split `depth` levels down start: 2^depth + 1 route
+   * positions, piece i holding routes [bounds[i], bounds[i + 1]). The split must fit the
+   * address (prefix.len + depth ≤ its width).
+   */
+  split(prefix: Prefix, depth: number): Uint32Array {
+    const pieces = 2 ** depth;
+    const bounds = new Uint32Array(pieces + 1);
+    const words = recordWords(this.family);
+    const records = this.records;
+    let i = this.first(prefix);
+    bounds[0] = i;
+    let piece = 0;
+    for (let w = i * words; i < this.size && startsIn(this.family, records, w, prefix); i++, w += words) {
+      const p = addressBits(this.family, records, w, prefix.len, depth);
+      while (piece < p) bounds[++piece] = i;
+    }
+    while (piece < pieces) bounds[++piece] = i;
+    return bounds;
+  }
+
+  /** The short digest of routes [from, to): 0 when there are none. */
+  digest(from: number, to: number): number {
+    return (this.sums[to] - this.sums[from]) >>> 0;
+  }
+
+  /** Routes [from, to) as change records (a view, not a copy). */
+  routes(from: number, to: number): Uint32Array {
+    const words = recordWords(this.family);
+    return this.records.subarray(from * words, to * words);
+  }
+
+  /** The position of the first route whose address is not before `prefix`. */
+  private first(prefix: Prefix): number {
+    const words = recordWords(this.family);
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(this.family, this.records, mid * words, prefix)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** Bits [o, o + n) of the address of the record at word w, n ≤ 12. */
+export function addressBits(family: Family, records: Uint32Array, w: number, o: number, n: number): number {
+  if (n === 0) return 0;
+  const k = o >>> 5;
+  const b = o & 31;
+  const hi = records[w + 1 + k];
+  const lo = family === 6 && k < 3 ? records[w + 2 + k] : 0;
+  const window = b === 0 ? hi : ((hi << b) | (lo >>> (32 - b))) >>> 0;
+  return window >>> (32 - n);
+}
+
+/** Whether the address of the record at word w lies in `prefix`. */
+export function startsIn(family: Family, records: Uint32Array, w: number, prefix: Prefix): boolean {
+  for (let k = 0; k * 32 < prefix.len; k++) {
+    const bits = Math.min(32, prefix.len - k * 32);
+    const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits);
+    if (((records[w + 1 + k] ^ prefix.addr.word(k)) & mask) !== 0) return false;
+    if (family === 4) break;
+  }
+  return true;
+}
+
+/** Whether the address of the record at word w comes before every address of `prefix`. */
+function before(family: Family, records: Uint32Array, w: number, prefix: Prefix): boolean {
+  for (let k = 0; k < (family === 4 ? 1 : 4); k++) {
+    const a = records[w + 1 + k];
+    const p = prefix.addr.word(k);
+    if (a !== p) return a < p;
+  }
+  return false;
+}
