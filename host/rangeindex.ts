@@ -13,8 +13,8 @@
 //
 // An index is a picture of the table when it was built; it does not follow later changes.
 
-import { recordWords, type Fib } from "./fib.ts";
-import type { Family, Prefix } from "./netip.ts";
+import { recordPrefix, recordWords, type Fib } from "./fib.ts";
+import { Prefix, type Family } from "./netip.ts";
 
 export class RangeIndex {
   private constructor(
@@ -61,6 +61,24 @@ export class RangeIndex {
   /** The short digest of routes [from, to): 0 when there are none. */
   digest(from: number, to: number): number {
     return (this.sums[to] - this.sums[from]) >>> 0;
+  }
+
+  /**
+   * The longest prefix holding the addresses of routes [from, to) (from < to): the address
+   * of the only one, at full length, when they all start at one address.
+   */
+  sharedPrefix(from: number, to: number): Prefix {
+    const words = recordWords(this.family);
+    const a = from * words;
+    const b = (to - 1) * words;
+    // In prefix order, the first and the last address share what all of them share.
+    let len = 0;
+    for (let k = 0; k < words - 2; k++) {
+      const x = (this.records[a + 1 + k] ^ this.records[b + 1 + k]) >>> 0;
+      len += Math.clz32(x);
+      if (x !== 0) break;
+    }
+    return Prefix.from(recordPrefix(this.family, this.records, a).addr, len) as Prefix;
   }
 
   /** Routes [from, to) as change records (a view, not a copy). */

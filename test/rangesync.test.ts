@@ -17,24 +17,29 @@ import { newFib } from "./support.ts";
 
 const base = { 4: generateRoutes({ family: 4, routes: 40000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 8000, seed: 3 }) };
 
-/** Runs the exchange for one family; returns the bytes each way and the changes applied. */
-function exchange(client: Fib, server: Fib, family: Family, subset: Subset = EVERYTHING): { down: number; up: number; applied: number } {
+/**
+ * Runs the exchange for one family; returns the bytes each way, the changes applied, and
+ * the round trips: waves of requests, each sent in answer to the last wave's repairs.
+ */
+function exchange(client: Fib, server: Fib, family: Family, subset: Subset = EVERYTHING): { down: number; up: number; applied: number; rounds: number } {
   const queue: Extract<Message, { type: "rangeDigests" }>[] = [];
-  let up = 0, down = 0, applied = 0;
+  let up = 0, down = 0, applied = 0, rounds = 0;
   const sync = new RangeSync(client, family, (m) => { up += encodeMessage(m).length; queue.push(m as never); return true; }, (changes) => {
     applied += changes.length / (family === 4 ? 3 : 6);
     client.applyRecords(family, changes);
   });
   sync.start();
   let state = "more";
-  while (queue.length > 0) {
-    for (const repair of rangeRepairs(server, subset, queue.shift()!, subsetDigest(server, subset, family))) {
-      down += encodeMessage(repair).length;
-      state = sync.repair(repair);
+  for (; queue.length > 0; rounds++) {
+    for (const request of queue.splice(0)) {
+      for (const repair of rangeRepairs(server, subset, request, subsetDigest(server, subset, family))) {
+        down += encodeMessage(repair).length;
+        state = sync.repair(repair);
+      }
     }
   }
   assert.is(state, "done");
-  return { down, up, applied };
+  return { down, up, applied, rounds };
 }
 
 function snapshotBytes(fib: Fib): number {
@@ -105,6 +110,19 @@ test("a client missing a whole region gets it whole; a client of a subset gets o
   exchange(card, server, 4, subset);
   assert.is(card.digest(4), subsetDigest(server, subset, 4));
   for (const [p] of card.routes(4)) assert.ok(p.overlaps(Prefix.mustParse("64.0.0.0/2")), `${p} is outside the subset`);
+});
+
+test("a range split into a run of small prefixes is sent whole, not parted a few prefixes a round trip", () => {
+  // 2001:db8:0:1::1 to the end of its /64 as prefixes: ::1/128, ::2/127, ::4/126 … 8000::/65.
+  const run = Array.from({ length: 64 }, (_, k) => Prefix.mustParse(`2001:db8:0:1:${(BigInt(1) << BigInt(k)).toString(16).padStart(16, "0").replace(/(.{4})(?!$)/g, "$1:")}/${128 - k}`));
+  const server = newFib();
+  const client = newFib();
+  base[6].slice(0, 2000).forEach((r) => { server.set(r.prefix, 1); client.set(r.prefix, 1); });
+  run.forEach((p, i) => { server.set(p, 2); if (i !== 40) client.set(p, i === 3 ? 3 : 2); });
+  const r = exchange(client, server, 6);
+  assert.is(client.digest(6), server.digest(6));
+  assert.is(r.applied, 2);
+  assert.ok(r.rounds <= 6, `${r.rounds} round trips`);
 });
 
 test("a repair that does not answer the request is refused", () => {

@@ -607,13 +607,14 @@ export class Node implements ServerHost, ClientHost {
   private finishResync(session: ClientSession): void {
     const r = this.pendingResync;
     if (!r || !this.failingOver) return;
+    // The resync ends here; what follows only measures it.
+    r.ms = Math.round(performance.now() - this.failingOver.at);
     for (const family of [4, 6] as const) {
       const parts = this.difference[family];
       // A digest resync finds the difference piece by piece, not in prefix order.
       if (parts.length > 0) r.diffBytes += updateBytes(this.fib, family, sortRecords(family, concatRecords(parts)));
     }
     this.difference = { 4: [], 6: [] };
-    r.ms = Math.round(performance.now() - this.failingOver.at);
     r.mode = session.mode ?? "copy";
     r.bytesIn = session.link.counters.bytesIn - session.bytesInAtActivation;
     r.bytesUp = session.link.counters.bytesOut - session.bytesOutAtActivation;

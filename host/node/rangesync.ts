@@ -46,6 +46,18 @@ export const TOP_DEPTH = 12;
 export const LEAF = 2;
 /** …or when the client holds none there and the server at most this many. */
 export const WHOLE = 1024;
+/**
+ * …or at most this many in a piece at least DEEP long: past the lengths most routes have,
+ * what is left is runs of small prefixes that one range was split into, which a descent
+ * parts a few at a time, a round trip each.
+ */
+const DEEP_LEAF = 64;
+const DEEP = { 4: 24, 6: 64 } as const;
+/**
+ * A descent names the prefix inside the piece where the server's routes there lie when that
+ * is at least this many bits longer than the piece: a descent splits a few bits at a time.
+ */
+const NARROW = 4;
 /** Bytes of digests in one request, and of routes and references in one repair: a frame each. */
 const MESSAGE_BUDGET = MAX_FRAME - 4096;
 /** Bound on one route's wire size in a repair (routecodec.ts), per family. */
@@ -153,8 +165,11 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
       if (index.digest(from, to) === node.digests[piece]) continue;
       const count = to - from;
       const empty = node.digests[piece] === 0;
-      const descend = count > LEAF && pieceLen < width && !(empty && count <= WHOLE);
-      const cost = descend ? 2 : 2 + count * ROUTE_BOUND[family];
+      // Where our routes there lie: no split parts routes that start at one address.
+      const shared = count > (pieceLen >= DEEP[family] ? DEEP_LEAF : LEAF) ? index.sharedPrefix(from, to) : undefined;
+      const descend = shared !== undefined && shared.len < width && !(empty && count <= WHOLE);
+      const within = descend && shared.len - pieceLen >= NARROW ? shared : undefined;
+      const cost = descend ? 2 + (within ? 2 + Math.ceil(within.len / 8) : 0) : 2 + count * ROUTE_BOUND[family];
       if (bytes > 0 && bytes + cost > MESSAGE_BUDGET) {
         // The rest of this node's verdicts go in the next repair, which starts at it.
         yield repair(false, at);
@@ -162,7 +177,7 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
         verdicts.push(mine);
       }
       bytes += cost;
-      mine.push({ piece, descend });
+      mine.push(within ? { piece, descend, within } : { piece, descend });
       if (!descend && count > 0) routes.push(index.routes(from, to));
     }
   }
@@ -243,12 +258,21 @@ export class RangeSync {
       const pieceLen = node.prefix.len + node.depth;
       for (const v of verdicts) {
         if (v.piece >= node.digests.length) throw new RangeSyncError(`repair of request ${m.request}: no piece ${v.piece} of ${node.prefix} split ${node.depth} down`);
+        const from = bounds[v.piece];
+        const to = bounds[v.piece + 1];
         if (v.descend) {
-          if (pieceLen >= this.width) throw new RangeSyncError(`repair of request ${m.request}: piece ${v.piece} of ${node.prefix} cannot split`);
-          next.push(this.describe(pieceOf(node.prefix, node.depth, v.piece), descentDepth(bounds[v.piece + 1] - bounds[v.piece], pieceLen, this.width)));
+          const piece = pieceOf(node.prefix, node.depth, v.piece);
+          const within = v.within ?? piece;
+          if (within.len >= this.width || within.len < pieceLen || !piece.contains(within.addr)) {
+            throw new RangeSyncError(`repair of request ${m.request}: piece ${v.piece} of ${node.prefix} cannot split${v.within ? ` within ${v.within}` : ""}`);
+          }
+          // The server has nothing in the piece outside `within`: ours there go.
+          const [start, end] = v.within ? this.index.split(within, 0) : [from, to];
+          mine.push(this.index.routes(from, start), this.index.routes(end, to));
+          next.push(this.describe(within, descentDepth(end - start, within.len, this.width)));
           continue;
         }
-        mine.push(this.index.routes(bounds[v.piece], bounds[v.piece + 1]));
+        mine.push(this.index.routes(from, to));
         // The server's routes come node by node, piece by piece, in the same order.
         for (; theirsAt < theirs.length && startsIn(this.family, theirs, theirsAt, node.prefix); theirsAt += words) {
           const piece = addressBits(this.family, theirs, theirsAt, node.prefix.len, node.depth);

@@ -80,6 +80,13 @@ export interface RangeNode {
 export interface RangeVerdict {
   piece: number;
   descend: boolean;
+  /**
+   * Descend only: a prefix inside the piece that holds every route the server has there.
+   * The client drops its own routes in the rest of the piece and describes this prefix
+   * instead: routes close together deep inside a wide piece take one descent, not one per
+   * few bits.
+   */
+  within?: Prefix;
 }
 
 /** Codes of the error message. */
@@ -235,14 +242,17 @@ function readRangeNode(r: Reader, f: Family): RangeNode {
 
 /**
  * A node's verdicts, pieces in increasing order: a count, then per piece a varint of the
- * gap from the previous piece (the first's from −1) less one, times two, plus 1 for descend.
+ * gap from the previous piece (the first's from −1) less one, times three, plus the kind:
+ * 0 replace, 1 descend, 2 descend within the prefix that follows.
  */
 function writeVerdicts(w: Writer, verdicts: readonly RangeVerdict[]): void {
   w.varint(verdicts.length);
   let piece = -1;
   for (const v of verdicts) {
     if (v.piece <= piece) throw new RangeError("range pieces out of order");
-    w.varint(((v.piece - piece - 1) * 2) + (v.descend ? 1 : 0));
+    if (v.within && !v.descend) throw new RangeError("a replaced piece has no prefix within");
+    w.varint((v.piece - piece - 1) * 3 + (v.within ? 2 : v.descend ? 1 : 0));
+    if (v.within) writePrefix(w, v.within);
     piece = v.piece;
   }
 }
@@ -251,8 +261,9 @@ function readVerdicts(r: Reader): RangeVerdict[] {
   let piece = -1;
   return list(r, () => {
     const x = r.varint();
-    piece += Math.floor(x / 2) + 1;
-    return { piece, descend: x % 2 === 1 };
+    piece += Math.floor(x / 3) + 1;
+    const kind = x % 3;
+    return kind === 2 ? { piece, descend: true, within: readPrefix(r) } : { piece, descend: kind === 1 };
   });
 }
 

@@ -34,7 +34,7 @@ export const sampleMessages: Message[] = [
   ] },
   { type: "rangeDigests", family: 6, request: 0, nodes: [] },
   { type: "rangeRepair", family: 6, request: 3, first: 7,
-    nodes: [[{ piece: 0, descend: false }, { piece: 2, descend: true }, { piece: 4095, descend: false }], [], [{ piece: 1, descend: true }]], last: { digest: 8n }, count: 2, data: bytes("0102") },
+    nodes: [[{ piece: 0, descend: false }, { piece: 2, descend: true }, { piece: 4095, descend: false }], [], [{ piece: 1, descend: true }, { piece: 3, descend: true, within: P("2001:db8:1:2::/64") }]], last: { digest: 8n }, count: 2, data: bytes("0102") },
   { type: "rangeRepair", family: 4, request: 0, first: 0, nodes: [], count: 0, data: bytes("") },
   { type: "flashBegin", size: 30720, chunkSize: 1024, sha256: new Uint8Array(32).fill(5), signature: new Uint8Array(64).fill(6), key: "build-2026" },
   { type: "flashData", offset: 2048, crc: 0xdeadbeef, data: new Uint8Array(1024).fill(0) },
