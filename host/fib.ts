@@ -685,7 +685,40 @@ export class Fib {
 
   /** Every route of the family as change records in prefix order, in one array. */
   records(family: Family): Uint32Array {
-    return concatRecords([...this.walkRecords(family)]);
+    return this.walkInto(family, false).records;
+  }
+
+  /**
+   * Every route of the family as change records in prefix order, and the low 32 bits of
+   * each one's digest (shortHashes), from one walk: what a range index is made of.
+   */
+  recordsAndHashes(family: Family): { records: Uint32Array; hashes: Uint32Array } {
+    return this.walkInto(family, true) as { records: Uint32Array; hashes: Uint32Array };
+  }
+
+  /** One walk of the family into arrays of the table's size, hashing each batch in place if asked. */
+  private walkInto(family: Family, hashed: boolean): { records: Uint32Array; hashes?: Uint32Array } {
+    const words = recordWords(family);
+    const count = this.count(family);
+    const records = new Uint32Array(count * words);
+    const hashes = hashed ? new Uint32Array(count) : undefined;
+    const max = Math.floor(this.ioBytes / (4 * words + (hashed ? 4 : 0)));
+    const at = this.io >>> 2;
+    const id = this.x.iterBegin(family);
+    for (let n = 0; ; ) {
+      const got = this.x.iterNext(id, this.io, max);
+      if (got < 0) throw new Error("the table changed, or another walk began, during the walk");
+      if (got === 0) {
+        if (n !== count) throw new Error(`the walk found ${n} routes where the table counts ${count}`);
+        return { records, hashes };
+      }
+      if (n + got > count) throw new Error(`the walk found more routes than the table's ${count}`);
+      if (hashes) this.x.shortHashes(family, this.io, got, this.io + 4 * got * words);
+      this.views();
+      records.set(this.u32.subarray(at, at + got * words), n * words);
+      hashes?.set(this.u32.subarray(at + got * words, at + got * words + got), n);
+      n += got;
+    }
   }
 
   /** The family's routes in prefix order (address, then shorter first). */

@@ -24,11 +24,20 @@ export class RangeIndex {
     private readonly sums: Uint32Array,
   ) {}
 
-  /** The index of `records`: change records of `family` in prefix order (a table's, or a subset of one). */
+  /** The index of a table's routes of `family`, as it holds them now. */
+  static ofTable(fib: Fib, family: Family): RangeIndex {
+    const { records, hashes } = fib.recordsAndHashes(family);
+    return RangeIndex.sum(family, records, hashes);
+  }
+
+  /** The index of `records`: change records of `family` in prefix order (a subset of a table, say). */
   static of(fib: Fib, family: Family, records: Uint32Array): RangeIndex {
-    const hashes = fib.shortHashes(family, records);
+    return RangeIndex.sum(family, records, fib.shortHashes(family, records));
+  }
+
+  private static sum(family: Family, records: Uint32Array, hashes: Uint32Array): RangeIndex {
     const sums = new Uint32Array(hashes.length + 1);
-    for (let i = 0; i < hashes.length; i++) sums[i + 1] = (sums[i] + hashes[i]) >>> 0;
+    for (let i = 0, s = 0; i < hashes.length; i++) sums[i + 1] = s = (s + hashes[i]) | 0;
     return new RangeIndex(family, records, sums);
   }
 
@@ -47,14 +56,17 @@ export class RangeIndex {
     const bounds = new Uint32Array(pieces + 1);
     const words = recordWords(this.family);
     const records = this.records;
-    let i = this.first(prefix);
-    bounds[0] = i;
+    const start = this.first(prefix, false);
+    const end = this.first(prefix, true);
+    bounds[0] = start;
     let piece = 0;
-    for (let w = i * words; i < this.size && startsIn(this.family, records, w, prefix); i++, w += words) {
-      const p = addressBits(this.family, records, w, prefix.len, depth);
-      while (piece < p) bounds[++piece] = i;
+    if (depth > 0) {
+      for (let i = start, w = start * words; i < end; i++, w += words) {
+        const p = addressBits(this.family, records, w, prefix.len, depth);
+        while (piece < p) bounds[++piece] = i;
+      }
     }
-    while (piece < pieces) bounds[++piece] = i;
+    while (piece < pieces) bounds[++piece] = end;
     return bounds;
   }
 
@@ -87,14 +99,15 @@ export class RangeIndex {
     return this.records.subarray(from * words, to * words);
   }
 
-  /** The position of the first route whose address is not before `prefix`. */
-  private first(prefix: Prefix): number {
+  /** The position of the first route whose address is not before `prefix` (past: not in it either). */
+  private first(prefix: Prefix, past: boolean): number {
     const words = recordWords(this.family);
     let lo = 0;
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (before(this.family, this.records, mid * words, prefix)) lo = mid + 1;
+      const c = compareToPrefix(this.family, this.records, mid * words, prefix);
+      if (c < 0 || (past && c === 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -114,21 +127,16 @@ export function addressBits(family: Family, records: Uint32Array, w: number, o: 
 
 /** Whether the address of the record at word w lies in `prefix`. */
 export function startsIn(family: Family, records: Uint32Array, w: number, prefix: Prefix): boolean {
-  for (let k = 0; k * 32 < prefix.len; k++) {
-    const bits = Math.min(32, prefix.len - k * 32);
-    const mask = bits === 32 ? 0xffffffff : ~(0xffffffff >>> bits);
-    if (((records[w + 1 + k] ^ prefix.addr.word(k)) & mask) !== 0) return false;
-    if (family === 4) break;
-  }
-  return true;
+  return compareToPrefix(family, records, w, prefix) === 0;
 }
 
-/** Whether the address of the record at word w comes before every address of `prefix`. */
-function before(family: Family, records: Uint32Array, w: number, prefix: Prefix): boolean {
-  for (let k = 0; k < (family === 4 ? 1 : 4); k++) {
-    const a = records[w + 1 + k];
+/** Where the address of the record at word w lies against `prefix`: −1 before it, 0 in it, 1 after it. */
+function compareToPrefix(family: Family, records: Uint32Array, w: number, prefix: Prefix): number {
+  for (let k = 0, left = prefix.len; k < (family === 4 ? 1 : 4); k++, left -= 32) {
+    const mask = left >= 32 ? 0xffffffff : left <= 0 ? 0 : ~(0xffffffff >>> left) >>> 0;
+    const a = (records[w + 1 + k] & mask) >>> 0;
     const p = prefix.addr.word(k);
-    if (a !== p) return a < p;
+    if (a !== p) return a < p ? -1 : 1;
   }
-  return false;
+  return 0;
 }

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
 import { Prefix, type Family } from "../host/netip.ts";
 import type { Fib } from "../host/fib.ts";
-import { RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
+import { RangeCache, RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
 import { EVERYTHING, normalizeSubset, subsetDigest } from "../host/node/subset.ts";
 import { encodeMessage, type Message, type Subset } from "../host/wire/messages.ts";
 import { snapshotMessages } from "../host/wire/snapshot.ts";
@@ -123,6 +123,25 @@ test("a range split into a run of small prefixes is sent whole, not parted a few
   assert.is(client.digest(6), server.digest(6));
   assert.is(r.applied, 2);
   assert.ok(r.rounds <= 6, `${r.rounds} round trips`);
+});
+
+test("cards that hold the same table ask the same: the server answers each request once while its table does not change", () => {
+  const server = newFib();
+  base[4].slice(0, 5000).forEach((r, i) => server.set(r.prefix, i % 9));
+  const cards = [newFib(), newFib()];
+  for (const card of cards) base[4].slice(0, 5000).forEach((r, i) => { if (i % 40) card.set(r.prefix, i % 9); });
+  const cache = new RangeCache(server);
+  const asked = cards.map((card) => {
+    const sent: Extract<Message, { type: "rangeDigests" }>[] = [];
+    new RangeSync(card, 4, (m) => { sent.push(m as never); return true; }, () => {}).start();
+    return sent[0];
+  });
+  const first = cache.repairs(EVERYTHING, asked[0], server.digest(4));
+  assert.is(cache.repairs(EVERYTHING, asked[1], server.digest(4)), first, "the second card's answer is the first's");
+  assert.equal([...rangeRepairs(server, EVERYTHING, asked[1], server.digest(4))], [...first], "and it is what the request asks");
+  assert.is.not(cache.repairs(EVERYTHING, { ...asked[1], request: 1 }, server.digest(4)), first, "another request is answered anew");
+  server.set(Prefix.mustParse("198.51.100.0/24"), 1);
+  assert.is.not(cache.repairs(EVERYTHING, asked[1], server.digest(4)), first, "a changed table answers anew");
 });
 
 test("a repair that does not answer the request is refused", () => {

@@ -107,26 +107,73 @@ function nodeBytes(node: RangeNode): number {
 // --- the server's side --------------------------------------------------------------------
 
 /**
- * Range indexes of a server's table, per subset its clients ask for, kept while the table
- * does not change.
+ * What a server keeps while its table does not change, per subset its clients ask for: the
+ * range index, and the repairs it answered requests with. The cards of a chassis mostly
+ * hold the same table, so when a route processor dies they ask the same requests of the
+ * same server: each is computed once.
  */
 export class RangeCache {
-  private readonly entries = new Map<string, { generation: number; index: RangeIndex }>();
+  private readonly entries = new Map<string, { generation: number; index: RangeIndex; answered: Map<number, Answered[]> }>();
 
-  constructor(private readonly fib: Fib, private readonly maxEntries = 8) {}
+  constructor(private readonly fib: Fib, private readonly maxEntries = 8, private readonly maxAnswered = 1024) {}
 
   /** The index of the routes of `family` that `subset` holds, as the table holds them now. */
   index(family: Family, subset: Subset): RangeIndex {
+    return this.entry(family, subset).index;
+  }
+
+  /** The repairs that answer `m` from a client of `subset` (rangeRepairs), computed once per request and table. */
+  repairs(subset: Subset, m: RangeDigests, digest: bigint): readonly RangeRepair[] {
+    const { answered } = this.entry(m.family, subset);
+    const key = fingerprint(m);
+    const same = answered.get(key)?.find((a) => sameRequest(a.request, m) && a.digest === digest);
+    if (same) return same.repairs;
+    const repairs = [...rangeRepairs(this.fib, subset, m, digest, this)];
+    if (answered.size >= this.maxAnswered) answered.clear();
+    answered.set(key, [...(answered.get(key) ?? []), { request: m, digest, repairs }]);
+    return repairs;
+  }
+
+  private entry(family: Family, subset: Subset): { index: RangeIndex; answered: Map<number, Answered[]> } {
     const generation = this.fib.generation(family);
     const key = wholeFamily(subset, family) ? `${family}` : `${family}:${subset.prefixes.filter((p) => p.family === family).join(",")}`;
     const kept = this.entries.get(key);
-    if (kept?.generation === generation) return kept.index;
+    if (kept?.generation === generation) return kept;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    const index = RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
-    this.entries.set(key, { generation, index });
-    return index;
+    const index = wholeFamily(subset, family) ? RangeIndex.ofTable(this.fib, family) : RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
+    const entry = { generation, index, answered: new Map() };
+    this.entries.set(key, entry);
+    return entry;
   }
+}
+
+interface Answered {
+  request: RangeDigests;
+  digest: bigint;
+  repairs: RangeRepair[];
+}
+
+/** A 32-bit hash of a request: its number and every node's prefix, depth and digests. */
+function fingerprint(m: RangeDigests): number {
+  let h = Math.imul(m.request ^ 0x811c9dc5, 0x01000193);
+  const mix = (x: number) => { h = Math.imul(h ^ x, 0x01000193); };
+  for (const node of m.nodes) {
+    const a = node.prefix.addr;
+    mix(a.w0); mix(a.w1); mix(a.w2); mix(a.w3); mix(node.prefix.len); mix(node.depth);
+    for (let i = 0; i < node.digests.length; i++) mix(node.digests[i]);
+  }
+  return h >>> 0;
+}
+
+function sameRequest(a: RangeDigests, b: RangeDigests): boolean {
+  if (a.request !== b.request || a.family !== b.family || a.nodes.length !== b.nodes.length) return false;
+  return a.nodes.every((x, i) => {
+    const y = b.nodes[i];
+    if (!x.prefix.equals(y.prefix) || x.depth !== y.depth || x.digests.length !== y.digests.length) return false;
+    for (let k = 0; k < x.digests.length; k++) if (x.digests[k] !== y.digests[k]) return false;
+    return true;
+  });
 }
 
 /**
@@ -300,7 +347,7 @@ export class RangeSync {
   private reindex(): void {
     const generation = this.fib.generation(this.family);
     if (generation === this.indexed) return;
-    this.index = RangeIndex.of(this.fib, this.family, this.fib.records(this.family));
+    this.index = RangeIndex.ofTable(this.fib, this.family);
     this.indexed = generation;
   }
 

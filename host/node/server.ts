@@ -20,7 +20,7 @@ import type { FramedLink } from "../links/framed.ts";
 import { ERROR_NOT_REGISTERED, type Message, type Role, type Subset } from "../wire/messages.ts";
 import { nexthopsMessages, snapshotMessages } from "../wire/snapshot.ts";
 import type { Feed } from "./feed.ts";
-import { rangeRepairs, type RangeCache } from "./rangesync.ts";
+import type { RangeCache } from "./rangesync.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
 import { Slicer } from "./slices.ts";
@@ -240,7 +240,7 @@ export class ServerSession extends Session<ServerState> {
     if (this.state !== "active" || !this.client || this.backlog) return;
     const { subset } = this.client;
     if (!subset.families.includes(m.family)) return this.close(`${this.name} asked for range digests of IPv${m.family}, which it does not take`);
-    for (const repair of rangeRepairs(this.host.fib, subset, m, subsetDigest(this.host.fib, subset, m.family), this.host.rangeCache)) {
+    for (const repair of this.host.rangeCache.repairs(subset, m, subsetDigest(this.host.fib, subset, m.family))) {
       if (!this.send(repair)) return;
     }
   }
