@@ -35,7 +35,7 @@ export interface Report {
   logs: string;
   steps: StepResult[];
   nodes: Record<string, NodeReport>;
-  /** With guardTables: each time a card that held routes was found holding none. */
+  /** With guardTables: each time a card that held routes was found holding none, told so by no server. */
   emptied?: string[];
 }
 
@@ -146,40 +146,36 @@ export async function divergence(chassis: Chassis): Promise<string> {
 }
 
 /**
- * Watches the cards' tables between steps (RunOptions.guardTables). A card found empty
- * counts when it held routes and its subset of the route processors' table had routes
- * both at the last check and now: then nothing but a failure emptied it. (A route
- * processor restarted while its peer is down lacks the peer's routes for a while, and
- * cards rightly follow it.)
+ * Watches the cards' tables between steps (RunOptions.guardTables): a card that held routes
+ * at one check and holds none at the next, having neither resynced nor taken an update in
+ * between (nor being in the middle of a resync), lost its table to something other than
+ * its server telling it so: a failure emptied it. (A card that follows its server to an empty subset, say a route processor
+ * restarted while cut off from the peer that runs the subset's protocol, resynced or took
+ * updates on the way, and is right to.)
  */
 class TableGuard {
   readonly emptied: string[] = [];
-  /** Routes each card held at most since it (re)started. */
-  private readonly held = new Map<string, number>();
-  /** Whether each card's subset had routes at the last check. */
-  private readonly hadRoutes = new Map<string, boolean>();
+  /** Each card at the last check: routes held, resyncs done, updates taken. */
+  private readonly last = new Map<string, { routes: number; resyncs: number; updates: number }>();
 
   constructor(private readonly chassis: Chassis) {}
 
   async check(step: Step, described: string): Promise<void> {
-    if (step.kind === "kill" || step.kind === "restart") this.held.delete(step.node);
+    if (step.kind === "kill" || step.kind === "restart") this.last.delete(step.node);
     for (const n of this.chassis.nodes) {
       if (n.role === "rp" || !this.chassis.isUp(n.id)) continue;
       const s = await this.chassis.status(n.id);
-      const want = await this.chassis.expectedDigest(n.id);
-      if (!s || !want) continue;
-      const routes = s.routes[4] + s.routes[6];
-      const before = this.held.get(n.id) ?? 0;
-      const subsetHasRoutes = want[4] !== EMPTY_DIGEST || want[6] !== EMPTY_DIGEST;
-      const hadRoutes = this.hadRoutes.get(n.id) ?? false;
-      this.held.set(n.id, Math.max(before, routes));
-      this.hadRoutes.set(n.id, subsetHasRoutes);
-      if (routes === 0 && before > 0 && subsetHasRoutes && hadRoutes) this.emptied.push(`${n.id} held ${before} routes and held none after ${described}`);
+      if (!s) continue;
+      const now = { routes: s.routes[4] + s.routes[6], resyncs: s.resyncs.length, updates: s.counters.updatesIn ?? 0 };
+      const before = this.last.get(n.id);
+      this.last.set(n.id, now);
+      const told = now.resyncs !== before?.resyncs || now.updates !== before.updates || s.sessions.some((x) => x.state === "syncing");
+      if (before && before.routes > 0 && now.routes === 0 && !told) {
+        this.emptied.push(`${n.id} held ${before.routes} routes and held none after ${described}, told so by no server`);
+      }
     }
   }
 }
-
-const EMPTY_DIGEST = "0000000000000000";
 
 async function reportNodes(chassis: Chassis): Promise<Record<string, NodeReport>> {
   const out: Record<string, NodeReport> = {};
