@@ -161,7 +161,6 @@ export function mapGet(map: usize, i: u32): u32 {
 const IMG_CHILDREN: usize = memory.data(64 * 4);    // ref of the child at slot s
 const IMG_ROUTES: usize = memory.data(128 * 4);     // next hop of route index i
 const EMIT: usize = memory.data(4096);              // the block being built
-const SLOT_ANSWERS: usize = memory.data(64 * 4);    // imgEmit: each slot's answer
 
 let imgVector: u64 = 0;
 let imgMapLo: u64 = 0;
@@ -225,6 +224,13 @@ export function imgRemoveChild(s: u32): void {
   imgVector &= ~((<u64>1) << s);
 }
 
+/** Next hop of the longest route of the image covering slot s, or NONE. */
+@inline function imgBest(s: u32): u32 {
+  if ((imgMapHi >> s) & 1) return load<u32>(IMG_ROUTES + ((64 + <usize>s) << 2)) & NH_MASK;
+  const m = imgMapLo & load<u64>(ANCESTORS + (<usize>s << 3));
+  return m == 0 ? NONE : load<u32>(IMG_ROUTES + (<usize>(63 - clz(m)) << 2)) & NH_MASK;
+}
+
 /** Builds the block for the image into the emit buffer; returns its size. */
 export function imgEmit(): u32 {
   const full = imgVector != 0;
@@ -240,38 +246,38 @@ export function imgEmit(): u32 {
       v &= v - 1;
     }
   }
-  // Each slot's answer: paint every route over its slots, shorter routes first (index
-  // order is length order), so longer ones win; then keep one leaf per run.
-  memory.fill(SLOT_ANSWERS, 0xff, 64 * 4);
+  // Answers change only where a route starts or ends: one breakpoint per edge, and at
+  // each, the longest route covering it (ANCESTORS) answers until the next. A leaf run
+  // starts at the first leaf slot of a piece whose answer differs from the last run's.
+  let edges: u64 = 1;
   let m = imgMapLo;
   while (m != 0) {
     const i = <u32>ctz(m);
     const rel = 31 - clz(i);
-    const span: u32 = 64 >> rel;
-    const first = (i - (1 << rel)) * span;
-    const nh = load<u32>(IMG_ROUTES + (<usize>i << 2));
-    for (let s = first; s < first + span; s++) store<u32>(SLOT_ANSWERS + (<usize>s << 2), nh);
+    const first = (i - (1 << rel)) << (6 - rel);
+    edges |= (<u64>1) << first;
+    const end = first + (64 >> rel);
+    if (end < 64) edges |= (<u64>1) << end;
     m &= m - 1;
   }
-  m = imgMapHi;
-  while (m != 0) {
-    const s = <usize>ctz(m);
-    store<u32>(SLOT_ANSWERS + (s << 2), load<u32>(IMG_ROUTES + ((64 + s) << 2)));
-    m &= m - 1;
-  }
+  edges |= imgMapHi | (imgMapHi << 1);
   let leafvec: u64 = 0;
   let prev: u32 = 0xffffffff;
-  let leafSlots = ~imgVector;
-  while (leafSlots != 0) {
-    const s = <usize>ctz(leafSlots);
-    const nh = load<u32>(SLOT_ANSWERS + (s << 2)) & NH_MASK;
-    if (nh != prev) {
-      leafvec |= (<u64>1) << s;
-      store24(p, nh);
-      p += 3;
-      prev = nh;
-    }
-    leafSlots &= leafSlots - 1;
+  const leafSlots = ~imgVector;
+  while (edges != 0) {
+    const b = <u32>ctz(edges);
+    edges &= edges - 1;
+    const next: u64 = edges == 0 ? 0 : (<u64>1) << ctz(edges);
+    // Leaf slots in [b, next): those at b or after, not at next or after.
+    const inPiece = leafSlots & ((<u64>-1) << b) & (next - 1);
+    if (inPiece == 0) continue;
+    const nh = imgBest(b);
+    if (nh == prev) continue;
+    const s = <usize>ctz(inPiece);
+    leafvec |= (<u64>1) << s;
+    store24(p, nh);
+    p += 3;
+    prev = nh;
   }
   store<u64>(EMIT, leafvec);
   store<u64>(p, imgMapLo);
