@@ -265,6 +265,17 @@ const ROUTE_ERRORS = [
 ];
 
 const PAGE = 65536;
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Exports {
+  return instantiateSync<Record<string, unknown>>(module, {
+    env: {
+      memory,
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new FirmwareError(`firmware aborted at ${line}:${col}`);
+      },
+    },
+  }).exports as unknown as Exports;
+}
 /** Node refs address 512 MiB. */
 const MAX_PAGES = 8192;
 
@@ -274,9 +285,17 @@ export class Fib {
   private u32: Uint32Array;
   private u8: Uint8Array;
 
-  private constructor(private readonly x: Exports, private readonly memory: WebAssembly.Memory, ioBytes: number, budget: number) {
+  /** `io`: the I/O buffer of a memory copied from a running table (frozen()); none: a fresh one. */
+  private constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly x: Exports,
+    private readonly memory: WebAssembly.Memory,
+    ioBytes: number,
+    private readonly budget: number,
+    io?: number,
+  ) {
     this.ioBytes = ioBytes;
-    this.io = x.init(ioBytes, budget);
+    this.io = io ?? x.init(ioBytes, budget);
     if (this.io === 0) throw new FirmwareError("the memory budget cannot hold the empty tables");
     this.u32 = new Uint32Array(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
@@ -289,18 +308,12 @@ export class Fib {
     const maximum = Math.floor((memoryMiB * 1024 * 1024) / PAGE);
     if (maximum < 1 || maximum > MAX_PAGES) throw new FirmwareError(`memory budget ${memoryMiB} MiB out of range (1 MiB .. 512 MiB)`);
     let memory: WebAssembly.Memory;
+    let module: WebAssembly.Module;
     let x: Exports;
     try {
       memory = new WebAssembly.Memory({ initial: 1, maximum });
-      const module = new WebAssembly.Module(image as Uint8Array<ArrayBuffer>);
-      x = instantiateSync<Record<string, unknown>>(module, {
-        env: {
-          memory,
-          abort(_msg: number, _file: number, line: number, col: number) {
-            throw new FirmwareError(`firmware aborted at ${line}:${col}`);
-          },
-        },
-      }).exports as unknown as Exports;
+      module = new WebAssembly.Module(image as Uint8Array<ArrayBuffer>);
+      x = instantiate(module, memory);
     } catch (e) {
       if (e instanceof FirmwareError) throw e;
       throw new FirmwareError(`not a usable firmware image: ${(e as Error).message}`);
@@ -311,7 +324,22 @@ export class Fib {
       throw new FirmwareError(`firmware speaks ABI ${x.abiVersion()}, this host speaks ${ABI_VERSION}`);
     }
     if (x.noRoute() !== NO_ROUTE) throw new FirmwareError("firmware disagrees on the no-route value");
-    return new Fib(x, memory, ioBytes, maximum * PAGE);
+    return new Fib(module, x, memory, ioBytes, maximum * PAGE);
+  }
+
+  /**
+   * A copy of both tables as they stand now, to read at leisure while this one changes: the
+   * firmware's memory copied into a second instance, which takes milliseconds where a walk
+   * of a million routes holds the event loop for many more. What fork() is to Redis's
+   * BGSAVE. Only reading is meaningful on the copy (walks, snapshots, digests, counts).
+   */
+  frozen(): Fib {
+    const pages = this.memory.buffer.byteLength / PAGE;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: this.budget / PAGE });
+    // After instantiating: that writes the image's data segments, which the copy overwrites.
+    const x = instantiate(this.module, memory);
+    new Uint8Array(memory.buffer).set(new Uint8Array(this.memory.buffer));
+    return new Fib(this.module, x, memory, this.ioBytes, this.budget, this.io);
   }
 
   private views(): void {

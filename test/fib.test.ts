@@ -126,6 +126,23 @@ test("routes come back in prefix order, shorter first at the same address", () =
   assert.equal([...fib.routes(4)].map(([p, nh]) => `${p}=${nh}`), ["0.0.0.0/0=1", "9.255.255.255/32=4", "10.0.0.0/8=2", "10.0.0.0/16=3", "10.0.0.0/24=5"]);
 });
 
+test("a frozen copy keeps the tables as they were while they change, and reads like them", () => {
+  const fib = newFib({ memoryMiB: 64 });
+  const routes = { 4: generateRoutes({ family: 4, routes: 20000, seed: 4 }), 6: generateRoutes({ family: 6, routes: 5000, seed: 4 }) };
+  for (const family of [4, 6] as const) routes[family].forEach((r, i) => fib.set(r.prefix, i % 50));
+  const before = { 4: fib.records(4), 6: fib.records(6), digest4: fib.digest(4), digest6: fib.digest(6) };
+  const copy = fib.frozen();
+  fib.remove(routes[4][7].prefix);
+  fib.set(P("2001:db8::/32"), 9);
+  for (let i = 0; i < 3000; i++) fib.set(routes[4][i].prefix, 49 - (i % 50)); // and memory grows meanwhile
+  assert.equal([copy.digest(4), copy.digest(6)], [before.digest4, before.digest6]);
+  assert.equal(copy.records(4), before[4]);
+  assert.equal(copy.records(6), before[6]);
+  assert.is(copy.lookup(routes[4][7].prefix.addr), 7);
+  assert.is.not(fib.digest(4), before.digest4, "the table itself moved on");
+  assert.equal([...copy.snapshotChunks(4, 65536)].reduce((n, c) => n + c.count, 0), 20000);
+});
+
 test("a table that outgrows the card is refused route by route, and keeps answering", () => {
   const generated = generateRoutes({ family: 4, routes: 200000, seed: 5 });
   // In prefix order too, where whole subtrees are built at once and a build that does not

@@ -216,13 +216,17 @@ export class ServerSession extends Session<ServerState> {
     return Math.abs(routes - ours) > ours / 10;
   }
 
-  /** The client's whole subset, in slices; changes published meanwhile wait behind it. */
+  /**
+   * The client's whole subset, in slices; changes published meanwhile wait behind it. The
+   * slices are cut from a frozen copy of the table taken now (Fib.frozen): the snapshot is
+   * of this moment, and no slice walks the live table while it changes.
+   */
   private async sendCopy(sequence: number): Promise<void> {
     this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
     const slicer = new Slicer();
     const epoch = this.epoch;
-    for (const m of snapshotMessages(this.host.fib, this.host.nexthops, { snapshot: 1, sequence, subset: this.client!.subset, taken: true })) {
+    for (const m of snapshotMessages(this.host.fib.frozen(), this.host.nexthops, { snapshot: 1, sequence, subset: this.client!.subset })) {
       if (!this.send(m)) return;
       await slicer.turn();
       if (this.epoch !== epoch) return;

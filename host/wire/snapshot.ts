@@ -26,11 +26,6 @@ export interface SnapshotOptions {
   families?: Family[];
   /** Only this part of the table (see host/node/subset.ts); default all of it. */
   subset?: Subset;
-  /**
-   * The table may change while the messages are consumed: its routes and digests are taken
-   * before the first message, and the snapshot is of that moment.
-   */
-  taken?: boolean;
 }
 
 /**
@@ -57,21 +52,17 @@ export function* nexthopsMessages(nexthops: NextHopTable, since = 0): Generator<
 
 /**
  * The messages of a snapshot of `fib`: the next-hop table first when one is given. The
- * table must not change until the generator is done.
+ * table must not change until the generator is done: a live one is read through a frozen
+ * copy (Fib.frozen).
  */
 export function* snapshotMessages(fib: Fib, nexthops: NextHopTable | undefined, options: SnapshotOptions): Generator<Message> {
   const { snapshot, sequence, subset } = options;
   const families = options.families ?? subset?.families ?? [4, 6] as Family[];
-  const take = (family: Family) => {
-    const whole = subset === undefined || wholeFamily(subset, family);
-    const records = whole && !options.taken ? undefined : whole ? fib.records(family) : subsetRecords(fib, subset, family);
-    const digest = whole ? fib.digest(family) : subsetDigest(fib, subset, family);
-    return { family, records, digest };
-  };
-  const taken = options.taken ? families.map(take) : undefined;
   if (nexthops) yield* nexthopsMessages(nexthops);
-  for (const [i, family] of families.entries()) {
-    const { records, digest } = taken ? taken[i] : take(family);
+  for (const family of families) {
+    const whole = subset === undefined || wholeFamily(subset, family);
+    const records = whole ? undefined : subsetRecords(fib, subset, family);
+    const digest = whole ? fib.digest(family) : subsetDigest(fib, subset, family);
     const routes = records ? records.length / recordWords(family) : fib.count(family);
     yield { type: "snapshotBegin", snapshot, family, routes, digest, sequence };
     let index = 0;
