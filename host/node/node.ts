@@ -73,7 +73,12 @@ export interface Resync {
   /** Bytes this node sent the new server meanwhile (a digest resync's descriptions of the table). */
   bytesUp: number;
   diffEntries: number;
-  /** The difference as update batches on a byte stream: what passing it on costs at least, per client. */
+  /**
+   * The difference as update batches on a byte stream: what passing it on costs at least,
+   * per client. Measured for failovers (from a server) only: a card's first sync differs by
+   * its whole table, and sorting and encoding that again, only to measure it, would slow
+   * the cold start it is part of.
+   */
   diffBytes: number;
   /** Bytes this node sent its own clients because of it. */
   bytesOut: number;
@@ -601,7 +606,7 @@ export class Node implements ServerHost, ClientHost {
   private countDifference(family: Family, changes: Uint32Array): void {
     if (!this.pendingResync) return;
     this.pendingResync.diffEntries += changes.length / recordWords(family);
-    this.difference[family].push(changes);
+    if (this.pendingResync.from !== null) this.difference[family].push(changes);
   }
 
   private finishResync(session: ClientSession): void {
@@ -611,8 +616,9 @@ export class Node implements ServerHost, ClientHost {
     r.ms = Math.round(performance.now() - this.failingOver.at);
     for (const family of [4, 6] as const) {
       const parts = this.difference[family];
-      // A digest resync finds the difference piece by piece, not in prefix order.
-      if (parts.length > 0) r.diffBytes += updateBytes(this.fib, family, sortRecords(family, concatRecords(parts)));
+      // A copy's difference is one diff, in prefix order; a digest resync's or a catch-up's
+      // comes piece by piece, and is put in order first.
+      if (parts.length > 0) r.diffBytes += updateBytes(this.fib, family, parts.length === 1 ? parts[0] : sortRecords(family, concatRecords(parts)));
     }
     this.difference = { 4: [], 6: [] };
     r.mode = session.mode ?? "copy";
