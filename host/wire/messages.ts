@@ -227,13 +227,13 @@ function readRangeNode(r: Reader, f: Family): RangeNode {
   const bitmap = r.raw(Math.ceil(parts / 8));
   if (parts % 8 !== 0 && bitmap[bitmap.length - 1] >> (parts % 8) !== 0) throw new RangeError("range bitmap has bits past its pieces");
   let present = 0;
-  for (const b of bitmap) present += POPCOUNT[b];
-  const packed = new Uint32Array(present);
-  new Uint8Array(packed.buffer).set(r.raw(4 * present));
+  for (let i = 0; i < bitmap.length; i++) present += POPCOUNT[bitmap[i]];
+  const bytes = r.raw(4 * present);
   const digests = new Uint32Array(parts);
   for (let i = 0, k = 0; i < parts; i++) {
     if (((bitmap[i >> 3] >> (i & 7)) & 1) === 0) continue;
-    const d = packed[k++];
+    const d = (bytes[k] | (bytes[k + 1] << 8) | (bytes[k + 2] << 16) | (bytes[k + 3] << 24)) >>> 0;
+    k += 4;
     if (d === 0) throw new RangeError("a zero digest marked present");
     digests[i] = d;
   }
