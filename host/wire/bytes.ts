@@ -134,8 +134,13 @@ export class Reader {
   }
 
   raw(n: number): Uint8Array {
+    return this.view(n).slice();
+  }
+
+  /** The next n bytes as a view into the input, not a copy: for reading at once, not keeping. */
+  view(n: number): Uint8Array {
     this.need(n);
-    const v = this.b.slice(this.at, this.at + n);
+    const v = this.b.subarray(this.at, this.at + n);
     this.at += n;
     return v;
   }

@@ -224,11 +224,11 @@ function readRangeNode(r: Reader, f: Family): RangeNode {
   const depth = depthOf(r);
   if (prefix.len + depth > prefix.addr.bitLen) throw new RangeError(`${prefix} split ${depth} levels goes beyond the address`);
   const parts = 2 ** depth;
-  const bitmap = r.raw(Math.ceil(parts / 8));
+  const bitmap = r.view(Math.ceil(parts / 8));
   if (parts % 8 !== 0 && bitmap[bitmap.length - 1] >> (parts % 8) !== 0) throw new RangeError("range bitmap has bits past its pieces");
   let present = 0;
   for (let i = 0; i < bitmap.length; i++) present += POPCOUNT[bitmap[i]];
-  const bytes = r.raw(4 * present);
+  const bytes = r.view(4 * present);
   const digests = new Uint32Array(parts);
   for (let i = 0, k = 0; i < parts; i++) {
     if (((bitmap[i >> 3] >> (i & 7)) & 1) === 0) continue;
