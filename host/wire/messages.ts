@@ -202,17 +202,13 @@ function writeRangeNode(w: Writer, f: Family, node: RangeNode): void {
   }
   writePrefix(w, node.prefix);
   w.u8(node.depth);
-  const bitmap = new Uint8Array(Math.ceil(parts / 8));
-  const present = new Uint32Array(parts);
-  let n = 0;
-  node.digests.forEach((d, i) => {
-    if (d === 0) return;
-    bitmap[i >> 3] |= 1 << (i & 7);
-    present[n++] = d;
-  });
-  w.raw(bitmap);
-  // Little-endian words, as on the wire.
-  w.raw(new Uint8Array(present.buffer, 0, 4 * n));
+  const digests = node.digests;
+  for (let i = 0; i < parts; i += 8) {
+    let byte = 0;
+    for (let k = 0; k < 8 && i + k < parts; k++) if (digests[i + k] !== 0) byte |= 1 << k;
+    w.u8(byte);
+  }
+  for (let i = 0; i < parts; i++) if (digests[i] !== 0) w.u32(digests[i]);
 }
 
 /** Set bits of each byte value. */
