@@ -200,7 +200,11 @@ export class ServerSession extends Session<ServerState> {
       return;
     }
     const fib = this.host.fib;
-    this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: subsetDigest(fib, subset, 4), digest6: subsetDigest(fib, subset, 6) });
+    const digests = { 4: subsetDigest(fib, subset, 4), 6: subsetDigest(fib, subset, 6) };
+    this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: digests[4], digest6: digests[6] });
+    // The client now describes its table; the range index its requests are answered from is
+    // made meanwhile, not when the first of them arrives.
+    for (const family of subset.families) if (digests[family] !== (family === 4 ? m.digest4 : m.digest6)) this.host.rangeCache.index(family, subset);
   }
 
   /**
