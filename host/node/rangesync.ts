@@ -115,7 +115,11 @@ function nodeBytes(node: RangeNode): number {
 export class RangeCache {
   private readonly entries = new Map<string, { generation: number; index: RangeIndex; answered: Map<number, Answered[]> }>();
 
-  constructor(private readonly fib: Fib, private readonly maxEntries = 8, private readonly maxAnswered = 1024) {}
+  /**
+   * Up to maxEntries subsets; per subset, the answers to up to maxAnswered requests (a
+   * failover of the real table asks about 40, up to a frame and its repairs each).
+   */
+  constructor(private readonly fib: Fib, private readonly maxEntries = 8, private readonly maxAnswered = 128) {}
 
   /** The index of the routes of `family` that `subset` holds, as the table holds them now. */
   index(family: Family, subset: Subset): RangeIndex {
