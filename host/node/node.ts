@@ -105,10 +105,11 @@ const hex = (d: bigint) => d.toString(16).padStart(16, "0");
 interface PeerLink {
   key: object;
   send(m: Message): boolean;
+  open(): boolean;
 }
 
 function peerLink(s: ServerSession | ClientSession): PeerLink {
-  return { key: s, send: (m) => s.link.send(m) };
+  return { key: s, send: (m) => s.link.send(m), open: () => s.state !== "closed" };
 }
 
 export class Node implements ServerHost, ClientHost {
@@ -263,18 +264,40 @@ export class Node implements ServerHost, ClientHost {
   }
 
   peerRegistered(session: ServerSession): void {
-    this.startExchange(peerLink(session));
+    void this.startExchange(peerLink(session));
   }
 
-  /** Tells a peer route processor about our sources: descriptions, next hops, whole tables. */
-  private startExchange(peer: PeerLink): void {
+  /**
+   * Tells a peer route processor about our sources: descriptions, next hops, whole tables.
+   * The tables are frozen copies taken at once (Fib.frozen) and go in slices, so a large
+   * one does not hold the loop (and every heartbeat) for its whole length; their changes
+   * meanwhile wait behind them, numbered from the snapshots on.
+   */
+  private async startExchange(peer: PeerLink): Promise<void> {
     this.peerNexthops.set(peer.key, 0);
     this.peerSent.set(peer.key, new Map());
     peer.send({ type: "sources", entries: this.ownSources });
     this.sendPeerNexthops(peer);
-    for (const source of this.ownSources) {
-      for (const m of snapshotMessages(this.rib!.table(source.id)!, undefined, { snapshot: source.id, sequence: 0 })) peer.send(m);
+    const queued: Message[] = [];
+    this.peerQueued.set(peer.key, queued);
+    const tables = this.ownSources.map((s) => ({ id: s.id, table: this.rib!.table(s.id)!.frozen() }));
+    const slicer = new Slicer();
+    for (const { id, table } of tables) {
+      for (const m of snapshotMessages(table, undefined, { snapshot: id, sequence: 0 })) {
+        peer.send(m);
+        await slicer.turn();
+        if (!peer.open() || this.peerQueued.get(peer.key) !== queued) return;
+      }
     }
+    this.peerQueued.delete(peer.key);
+    for (const m of queued) peer.send(m);
+  }
+
+  /** Sends to a peer, or queues behind the snapshots of an exchange still under way. */
+  private peerSend(peer: PeerLink, m: Message): void {
+    const queued = this.peerQueued.get(peer.key);
+    if (queued) queued.push(m);
+    else peer.send(m);
   }
 
   /** A source's changes to a peer, numbered per link and source from its snapshot (0) on. */
@@ -286,18 +309,20 @@ export class Node implements ServerHost, ClientHost {
       if (applied[family].length === 0) continue;
       for (const m of updateMessages(this.fib, family, applied[family], sourceId, (sent.get(sourceId) ?? 0) + 1)) {
         sent.set(sourceId, (m as { sequence: number }).sequence);
-        peer.send(m);
+        this.peerSend(peer, m);
       }
     }
   }
 
   /** Next-hop entries a peer has not heard of yet. */
   private sendPeerNexthops(peer: PeerLink): void {
-    for (const m of nexthopsMessages(this.nexthops, this.peerNexthops.get(peer.key) ?? 0)) peer.send(m);
+    for (const m of nexthopsMessages(this.nexthops, this.peerNexthops.get(peer.key) ?? 0)) this.peerSend(peer, m);
     this.peerNexthops.set(peer.key, this.nexthops.version);
   }
 
   private readonly peerNexthops = new WeakMap<object, number>();
+  /** Per peer link whose exchange is still sending snapshots: what has waited behind them, in order. */
+  private readonly peerQueued = new WeakMap<object, Message[]>();
   /** Per peer link, per source: the sequence of the last update sent, and heard. */
   private readonly peerSent = new WeakMap<object, Map<number, number>>();
   private readonly peerHeard = new WeakMap<object, Map<number, number>>();
@@ -346,7 +371,8 @@ export class Node implements ServerHost, ClientHost {
 
   /** The last update sent on each of our sources to this peer (0: its snapshot only). */
   peerSequences(session: ServerSession | ClientSession): [number, number][] {
-    const sent = this.peerSent.get(session);
+    // While the snapshots go, the updates numbered since wait: none of them is sent yet.
+    const sent = this.peerQueued.has(session) ? undefined : this.peerSent.get(session);
     return this.ownSources.map((s) => [s.id, sent?.get(s.id) ?? 0]);
   }
 
@@ -412,7 +438,7 @@ export class Node implements ServerHost, ClientHost {
     }
     if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);
     if (this.role === "rp") {
-      if (session.state === "standby") this.startExchange(peerLink(session));
+      if (session.state === "standby") void this.startExchange(peerLink(session));
       if (session.state === "closed") this.peerSnapshots.delete(session);
       return;
     }
