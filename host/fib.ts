@@ -265,7 +265,10 @@ const ROUTE_ERRORS = [
 ];
 
 const PAGE = 65536;
+/** Node refs address 512 MiB. */
+const MAX_PAGES = 8192;
 
+/** An instance of the firmware over `memory`; an abort inside it throws FirmwareError. */
 function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Exports {
   return instantiateSync<Record<string, unknown>>(module, {
     env: {
@@ -276,8 +279,6 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ex
     },
   }).exports as unknown as Exports;
 }
-/** Node refs address 512 MiB. */
-const MAX_PAGES = 8192;
 
 export class Fib {
   private io: number;
@@ -522,7 +523,7 @@ export class Fib {
 
   /**
    * The changes that turn table `older` into table `newer` (change records in prefix order,
-   * e.g. from walkRecords or decodeRoutes), computed in WASM in one pass: sets for new and
+   * e.g. from records or decodeRoutes), computed in WASM in one pass: sets for new and
    * changed prefixes, removes for gone ones, in prefix order. Tables larger than the I/O
    * buffer are diffed in windows that cover the same prefixes on both sides.
    */
@@ -675,23 +676,6 @@ export class Fib {
   }
 
   /**
-   * The family's routes in prefix order (address, then shorter first), as batches of change
-   * records. Throws if the table changes while the walk is in progress.
-   */
-  *walkRecords(family: Family): Generator<Uint32Array> {
-    const words = recordWords(family);
-    const max = Math.floor(this.ioBytes / (4 * words));
-    const id = this.x.iterBegin(family);
-    while (true) {
-      const n = this.x.iterNext(id, this.io, max);
-      if (n < 0) throw new Error("the table changed, or another walk began, during the walk");
-      if (n === 0) return;
-      this.views();
-      yield this.u32.slice(this.io >>> 2, (this.io >>> 2) + n * words);
-    }
-  }
-
-  /**
    * The family's routes as wire route bodies (assembly/routecodec.ts) of at most `cap`
    * bytes each, walked and encoded in one pass in WASM. Throws if the table changes, or
    * another walk begins, before the generator is done.
@@ -751,8 +735,10 @@ export class Fib {
 
   /** The family's routes in prefix order (address, then shorter first). */
   *routes(family: Family): Generator<[Prefix, number]> {
-    for (const batch of this.walkRecords(family)) {
-      for (const c of decodeRecords(family, batch)) yield [c.prefix, c.nh!];
+    const records = this.records(family);
+    const batch = 4096 * recordWords(family);
+    for (let at = 0; at < records.length; at += batch) {
+      for (const c of decodeRecords(family, records.subarray(at, at + batch))) yield [c.prefix, c.nh!];
     }
   }
 
