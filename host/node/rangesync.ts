@@ -140,12 +140,13 @@ export class RangeCache {
 
   private entry(family: Family, subset: Subset): { index: RangeIndex; answered: Map<number, Answered[]> } {
     const generation = this.fib.generation(family);
-    const key = wholeFamily(subset, family) ? `${family}` : `${family}:${subset.prefixes.filter((p) => p.family === family).join(",")}`;
+    const whole = wholeFamily(subset, family);
+    const key = whole ? `${family}` : `${family}:${subset.prefixes.filter((p) => p.family === family).join(",")}`;
     const kept = this.entries.get(key);
     if (kept?.generation === generation) return kept;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    const index = wholeFamily(subset, family) ? RangeIndex.ofTable(this.fib, family) : RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
+    const index = whole ? RangeIndex.ofTable(this.fib, family) : RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
     const entry = { generation, index, answered: new Map() };
     this.entries.set(key, entry);
     return entry;
