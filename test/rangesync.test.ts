@@ -156,6 +156,8 @@ test("a repair that does not answer the request is refused", () => {
   const refused = (m: Message, why: RegExp) => assert.throws(() => sync.repair(m as never), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
   refused({ ...good, request: 9 }, /not outstanding/);
   refused({ ...good, nodes: [[{ piece: 4096, descend: false }]] }, /no piece 4096/);
+  // A descent within a prefix that is not inside its piece (piece 1 of 0/0 split 12 is 0.16.0.0/12).
+  refused({ ...good, nodes: [[{ piece: 1, descend: true, within: Prefix.mustParse("10.0.0.0/16") }]] }, /cannot split within 10\.0\.0\.0\/16/);
   refused({ ...good, first: 1 }, /nodes 1\+1 of 1/);
   // Routes in a piece the repair does not replace.
   const other = newFib();
