@@ -464,32 +464,76 @@ function collapse(t: Table, refAddr: usize, depth: u32): void {
 
 /**
  * Sets the run of routes that starts at the n change records at p (`size` bytes each) when
- * they fill an empty slot of the direct table: set records longer than the direct bits,
- * masked, with valid next hops, under the same direct bucket, in strict prefix order. The
- * slot's subtree is built at once (build.ts), which is what single sets would have left.
- * Returns how many records it set (all OK); 0 when the records at p do not start such a
- * run, so they take tableSet one by one; −k when memory could not hold the run of k, with
- * the table unchanged, so those k take tableSet one by one and as many fit as can.
+ * they fill an empty place of the table: an empty slot of the direct table, or an empty
+ * child slot of a node below one (where a sorted batch cut in the middle of a bucket goes
+ * on). The run is the set records longer than that place's offset, masked, with valid next
+ * hops, under the same place, in strict prefix order; its subtree is built at once
+ * (build.ts), which is what single sets would have left. Returns how many records it set
+ * (all OK); 0 when the records at p do not start such a run (a remove, a short route, a
+ * route into an existing node's own routes or a single-route node), so they take tableSet
+ * one by one; −k when memory could not hold the run of k, with the table unchanged, so
+ * those k take tableSet one by one and as many fit as can.
  */
 export function tableBuild(t: Table, p: usize, n: u32, size: usize): i32 {
   const family = t.family;
   if (!buildable(t, p)) return 0;
-  const bucket = <u32>(recordHi(p, family) >> (64 - t.bits));
-  if ((dirRead(t, bucket) & LEAF) == 0) return 0;
+  const hi = recordHi(p, family);
+  const lo = recordLo(p, family);
+  const len = recordLen(p);
+  const bucket = <u32>(hi >> (64 - t.bits));
+  // Find the empty place: the bucket itself, or the first empty slot on the route's path.
+  let o = t.bits;
+  let parentAddr: usize = 0;          // ref address of the node whose slot is empty; 0: the bucket
+  let slot: u32 = 0;
+  let dflt: u32;
+  let ref = dirRead(t, bucket);
+  if (ref & LEAF) {
+    dflt = ref & NONE;
+  } else {
+    // A lone route is no run: tableSet places it with no second walk down.
+    if (n < 2 || !buildable(t, p + size) || <u32>(recordHi(p + size, family) >> (64 - t.bits)) != bucket) return 0;
+    parentAddr = dirAddr(t, bucket);
+    while (true) {
+      if ((ref & SINGLE) != 0 || len <= o + 6) return 0;
+      slot = slotAt(hi, lo, o);
+      if (((vectorOf(ref) >> slot) & 1) == 0) break;
+      parentAddr = childRefAddr(ref, slot);
+      ref = load<u32>(parentAddr);
+      o += 6;
+    }
+    const own = nodeBest(ref, slot);
+    dflt = own != NONE ? own : defaultOf(ref);
+    o += 6;
+  }
+  // The run: the records that share the route's first o bits (its place) and go deeper.
+  const keepHi: u64 = o >= 64 ? <u64>-1 : ~((<u64>-1) >> o);
+  const keepLo: u64 = o <= 64 ? 0 : ~((<u64>-1) >> (o - 64));
+  const placeHi = hi & keepHi;
+  const placeLo = lo & keepLo;
   let k: u32 = 1;
   let q = p + size;
   for (; k < n; k++, q += size) {
-    if (!buildable(t, q) || <u32>(recordHi(q, family) >> (64 - t.bits)) != bucket || !before(q - size, q, family)) break;
+    if (!buildable(t, q) || (recordHi(q, family) & keepHi) != placeHi || (recordLo(q, family) & keepLo) != placeLo
+      || recordLen(q) <= o || !before(q - size, q, family)) break;
   }
   const region = bucket >> regionShift(t);
   if (!regionOpen(t, region)) return -<i32>k;
-  const at = dirAddr(t, bucket);
-  const ref = buildSubtree(family, p, k, size, t.bits, load<u32>(at) & NONE);
-  if (ref == 0) {
+  const child = buildSubtree(family, p, k, size, o, dflt);
+  if (child == 0) {
     closeIfEmpty(t, region);
     return -<i32>k;
   }
-  store<u32>(at, ref);
+  if (parentAddr == 0) {
+    store<u32>(dirAddr(t, bucket), child);
+  } else {
+    imgLoad(ref);
+    imgSetChild(slot, child);
+    imgEmit();
+    if (!emitCommit(parentAddr)) {
+      freeSubtree(child);
+      return -<i32>k;
+    }
+  }
   for (let i: u32 = 0, q = p; i < k; i++, q += size) account(t, recordHi(q, family), recordLo(q, family), recordLen(q), NONE, recordNh(q, family));
   return <i32>k;
 }
