@@ -46,13 +46,46 @@ test("COBS: the published examples", () => {
   assert.is(hex(cobs(run255)), "ff" + hex(run254) + "02ff");
 });
 
-test("COBS: round trip and no zero inside, for any bytes", () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (src) => {
+// COBS as the paper states it, a byte at a time: the golden encoding the block-copying
+// encoder must match.
+function cobsGolden(src: Uint8Array): Uint8Array {
+  const out = [0];
+  let code = 0;           // where the open block's code byte is
+  let full = false;       // the last block closed for being full, not at a zero
+  for (const b of src) {
+    full = false;
+    if (b === 0) {
+      out[code] = out.length - code;
+      code = out.push(0) - 1;
+      continue;
+    }
+    out.push(b);
+    if (out.length - code === 255) {
+      out[code] = 255;
+      code = out.push(0) - 1;
+      full = true;
+    }
+  }
+  if (full) out.pop();    // data that ends with a full block takes no empty block after it
+  else out[code] = out.length - code;
+  return Uint8Array.from(out);
+}
+
+test("COBS: round trip, no zero inside, and the byte-at-a-time encoding, for any bytes", () => {
+  // Zeros now dense, now rare: blocks that end at a zero, fill up, or both at once.
+  const sparse = fc.array(fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 1, max: 255 }) }, fc.constant(0)), { maxLength: 3000 }).map((a) => Uint8Array.from(a));
+  fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 2000 }), sparse), (src) => {
     const enc = cobs(src);
     assert.ok(!enc.includes(0));
     assert.ok(enc.length <= cobsMaxEncoded(src.length));
+    assert.is(hex(enc), hex(cobsGolden(src)));
     assert.is(hex(uncobs(enc)!), hex(src));
-  }));
+  }), { numRuns: 500 });
+  const run254 = Uint8Array.from({ length: 254 }, (_, i) => i + 1);
+  for (const src of [Uint8Array.of(...run254, 0), Uint8Array.of(...run254, ...run254), Uint8Array.of(0, ...run254)]) {
+    assert.is(hex(cobs(src)), hex(cobsGolden(src)));
+    assert.is(hex(uncobs(cobs(src))!), hex(src));
+  }
 });
 
 test("a frame carries version, type, body and a CRC; damage is reported, not thrown", () => {

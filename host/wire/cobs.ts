@@ -9,30 +9,27 @@ export function cobsMaxEncoded(n: number): number {
 
 /** Encodes src into dst at `at` (no delimiter); returns the end offset. dst needs cobsMaxEncoded(src.length) bytes. */
 export function cobsEncode(src: Uint8Array, dst: Uint8Array, at = 0): number {
-  let code = at;      // where the current block's code byte goes
-  let out = at + 1;
-  let run = 1;
-  let full = false;   // the last block closed because it was full, not at a zero
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i];
-    full = false;
-    if (b === 0) {
-      dst[code] = run;
-      code = out++;
-      run = 1;
-      continue;
-    }
-    dst[out++] = b;
-    if (++run === 0xff) {
-      dst[code] = run;
-      code = out++;
-      run = 1;
-      full = true;
+  // Block by block, each found and copied natively: up to 254 bytes without a zero.
+  const n = src.length;
+  let out = at;
+  let i = 0;
+  let zero = src.indexOf(0);     // the first zero at or after i; -1: none left
+  while (true) {
+    if (zero >= 0 && zero < i) zero = src.indexOf(0, i);
+    const stop = Math.min(zero < 0 ? n : zero, i + 254);
+    dst[out] = stop - i + 1;
+    dst.set(src.subarray(i, stop), out + 1);
+    out += stop - i + 1;
+    if (stop - i === 254) {
+      // A full block implies no zero; data that ends with one needs no empty block after.
+      if (stop === n) return out;
+      i = stop;
+    } else if (stop === zero) {
+      i = stop + 1;
+    } else {
+      return out;
     }
   }
-  if (full) return out - 1;      // data ended with a full block: no empty block after it
-  dst[code] = run;
-  return out;
 }
 
 /**
@@ -45,14 +42,13 @@ export function cobsDecode(src: Uint8Array, start: number, end: number, dst: Uin
   let i = start;
   while (i < end) {
     const code = src[i++];
-    if (code === 0 || i + code - 1 > end) return -1;
     const blockEnd = i + code - 1;
-    if (out + (blockEnd - i) > dst.length) return -1;
-    for (; i < blockEnd; i++) {
-      const b = src[i];
-      if (b === 0) return -1;
-      dst[out++] = b;
-    }
+    if (code === 0 || blockEnd > end || out + code - 1 > dst.length) return -1;
+    const block = src.subarray(i, blockEnd);
+    if (block.indexOf(0) >= 0) return -1;
+    dst.set(block, out);
+    out += code - 1;
+    i = blockEnd;
     if (code !== 0xff && i < end) {
       if (out >= dst.length) return -1;
       dst[out++] = 0;

@@ -101,8 +101,7 @@ export class StreamDecoder {
   push(chunk: Uint8Array): Frame[] {
     const out: Frame[] = [];
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] !== 0) continue;
+    for (let i = chunk.indexOf(0); i >= 0; i = chunk.indexOf(0, start)) {
       this.take(chunk, start, i);
       this.finish(out);
       start = i + 1;
