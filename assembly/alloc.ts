@@ -8,11 +8,16 @@
 // Blocks come in 4-byte granules. The used map has one bit per granule of the budget (set:
 // allocated), 1/32 of it. Free blocks are merged with their free neighbours as they are
 // freed, so memory released by removals serves later inserts of any size, and a free block
-// that reaches `top` gives its memory back to the fresh end. Free blocks of 8 bytes or more
-// sit on doubly linked lists, one per size up to MAX_BLOCK and one for larger sizes; a free
-// 4-byte gap is on no list and waits in the used map for a neighbour to be freed:
+// that reaches `top` gives its memory back to the fresh end. Free blocks of 12 bytes or
+// more sit on doubly linked lists, one per size up to MAX_BLOCK and one for larger sizes
+// (what the table frees is at least 12 bytes); a free gap of 4 or 8 bytes, left by a block
+// shrunk in place, is on no list and waits for a neighbour to be freed. Every free block
+// carries its size at both ends, so a block being freed finds the extent of a free
+// neighbour in one load, whichever side it is on (the used map only says whether it is
+// free); a table freed block by block costs linear time, not a scan of the free run so far:
 //
-//   free block:  ┌ next u32 ┬ prev u32 ┬ (larger than MAX_BLOCK: size u32) … ┐
+//   listed:  ┌ next u32 ┬ prev u32 ┬ size u32 ┬ … ┬ size u32 ┐   (12 bytes: the size once)
+//   gap:     ┌ size u32 ┬ (8 bytes: size u32) ┐
 //
 // A request is served from its own size's list, else from fresh memory, else by splitting
 // the smallest larger free block. Memory grows a page at a time up to the host's maximum
@@ -22,7 +27,7 @@
 /** Largest block kept on an exact-size list, in bytes. */
 export const MAX_BLOCK: u32 = 4096;
 
-const CLASSES: u32 = MAX_BLOCK / 4 + 2;          // 4k for k = 2..1024, and the large list
+const CLASSES: u32 = MAX_BLOCK / 4 + 2;          // 4k for k = 3..1024 (2: unused), and the large list
 const LARGE: u32 = CLASSES - 1;
 const WORDS: u32 = (CLASSES + 63) / 64;
 const heads: usize = memory.data(4 * CLASSES);
@@ -103,30 +108,10 @@ function mark(p: usize, size: u32, on: bool): void {
   return ((load<u64>(used + ((g >> 6) << 3)) >> (g & 63)) & 1) != 0;
 }
 
-/** Start of the free run that ends at p (p's left neighbour is free). */
-function freeRunStart(p: usize): usize {
-  let g = (p - base) >> 2;           // first granule past the run
-  let w = g >> 6;
-  let bits = (g & 63) == 0 ? 0 : load<u64>(used + (w << 3)) & (((<u64>1) << (g & 63)) - 1);
-  while (bits == 0) {
-    w--;
-    bits = load<u64>(used + (w << 3));
-  }
-  return base + (((w << 6) + 63 - <usize>clz(bits) + 1) << 2);
-}
-
-/** End of the free run that starts at p, at most `top`. */
-function freeRunEnd(p: usize): usize {
-  let g = (p - base) >> 2;
-  const last = (top - base) >> 2;
-  let w = g >> 6;
-  let bits = load<u64>(used + (w << 3)) & ((<u64>-1) << (g & 63));
-  while (bits == 0) {
-    w++;
-    if ((w << 6) >= last) return top;
-    bits = load<u64>(used + (w << 3));
-  }
-  return min(top, base + (((w << 6) + <usize>ctz(bits)) << 2));
+/** Size of the free block that starts at p: a gap's first word is its size, a listed block's is a link (an address or 0). */
+@inline function freeSizeAt(p: usize): u32 {
+  const first = load<u32>(p);
+  return first == 4 || first == 8 ? first : load<u32>(p, 8);
 }
 
 // --- free lists ------------------------------------------------------------------------
@@ -136,13 +121,17 @@ function freeRunEnd(p: usize): usize {
 }
 
 function link(p: usize, size: u32): void {
-  if (size < 8) return;                // a 4-byte gap: on no list
+  store<u32>(p + size - 4, size);
+  if (size < 12) {                     // a gap: on no list
+    store<u32>(p, size);
+    return;
+  }
   const k = classOf(size);
   const head = heads + (<usize>k << 2);
   const first = load<u32>(head);
   store<u32>(p, first);
   store<u32>(p, 0, 4);
-  if (k == LARGE) store<u32>(p, size, 8);
+  store<u32>(p, size, 8);
   if (first != 0) store<u32>(<usize>first, <u32>p, 4);
   store<u32>(head, <u32>p);
   const w = nonEmpty + (<usize>(k >> 6) << 3);
@@ -150,7 +139,7 @@ function link(p: usize, size: u32): void {
 }
 
 function unlink(p: usize, size: u32): void {
-  if (size < 8) return;
+  if (size < 12) return;
   const k = classOf(size);
   const next = load<u32>(p);
   const prev = load<u32>(p, 4);
@@ -237,13 +226,13 @@ export function free(p: usize, size: u32): void {
   let start = p;
   let stop = p + size;
   if (start > base && !isUsed(start - 4)) {
-    start = freeRunStart(p);
+    start = p - <usize>load<u32>(p - 4);
     unlink(start, <u32>(p - start));
   }
   if (stop < top && !isUsed(stop)) {
-    const after = freeRunEnd(stop);
-    if (after < top) unlink(stop, <u32>(after - stop));
-    stop = after;
+    const size = freeSizeAt(stop);
+    unlink(stop, size);
+    stop += size;
   }
   if (stop == top) top = start;       // back to fresh memory
   else link(start, <u32>(stop - start));

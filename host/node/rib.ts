@@ -143,7 +143,7 @@ export class Rib {
     const out = new Uint32Array(changed * words);
     for (let i = 0, w = 0; i < n; i++) {
       if (best[i] === current[i]) continue;
-      out.set(records.subarray(i * words, i * words + words), w);
+      for (let k = 1; k < words - 1; k++) out[w + k] = records[i * words + k];
       out[w] = (best[i] === NO_ROUTE ? 2 : 1) | (records[i * words] & 0xff00);
       out[w + words - 1] = best[i] === NO_ROUTE ? 0 : best[i];
       w += words;
