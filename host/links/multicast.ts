@@ -1,56 +1,36 @@
-// One multicast interface for table distribution: real UDP multicast (node:dgram) and a
-// simulated backplane with the impairments of a real fabric (loss, reordering, duplication,
-// corruption). A datagram carries one whole frame (frame.ts), CRC included; a channel on
-// top turns datagrams into messages and counts what it has to drop.
+// Multicast transports for table distribution: real UDP multicast (node:dgram) and a
+// simulated backplane. Both send a datagram to a channel's address and deliver the
+// datagrams sent to an address to every endpoint that joined it, sender included when it
+// joined too. What a datagram carries is not their concern: the channel seals it
+// (host/multicast/seal.ts) and the receiving side checks it.
+//
+// Impairments (loss, reordering, duplication, one flipped bit) are applied where datagrams
+// arrive, per endpoint and seeded, so that the same knobs mean the same thing on the
+// backplane and on a real network, and each receiver loses its own datagrams as a real
+// fabric's receivers do.
 
 import { createSocket, type Socket } from "node:dgram";
 import { Random } from "../random.ts";
-import { parseFrame, FrameError } from "../wire/frame.ts";
-import { decodeMessage, encodeMessage, WireError, type Message } from "../wire/messages.ts";
 
-export interface Multicast {
-  send(datagram: Uint8Array): void;
-  onDatagram(listener: (datagram: Uint8Array) => void): void;
+/** Where a channel's datagrams go: a group and a port. */
+export interface ChannelAddress {
+  group: string;
+  port: number;
+}
+
+/** One endpoint's membership of an address; close() leaves it. */
+export interface Membership {
   close(): void;
 }
 
-export interface UdpMulticastOptions {
-  group: string;
-  port: number;
-  /** Address of the interface to send and join on (default 127.0.0.1: loopback). */
-  interfaceAddress?: string;
-  ttl?: number;
-  /** Receive our own datagrams (default true: senders and receivers may share a host). */
-  loopback?: boolean;
+export interface MulticastTransport {
+  send(to: ChannelAddress, datagram: Uint8Array): void;
+  /** Joins an address: its datagrams reach the listener until the membership closes. Rejects with the socket's reason. */
+  join(at: ChannelAddress, listener: (datagram: Uint8Array) => void): Promise<Membership>;
+  close(): void;
 }
 
-/** Joins a UDP multicast group; rejects with the socket's reason. */
-export async function udpMulticast(options: UdpMulticastOptions): Promise<Multicast> {
-  const iface = options.interfaceAddress ?? "127.0.0.1";
-  const socket: Socket = createSocket({ type: options.group.includes(":") ? "udp6" : "udp4", reuseAddr: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
-    socket.bind(options.port, () => {
-      socket.off("error", reject);
-      resolve();
-    });
-  });
-  socket.setMulticastInterface(iface);
-  socket.setMulticastLoopback(options.loopback ?? true);
-  socket.setMulticastTTL(options.ttl ?? 1);
-  socket.addMembership(options.group, iface);
-  const listeners: ((d: Uint8Array) => void)[] = [];
-  socket.on("message", (msg: Buffer) => {
-    for (const l of listeners) l(new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
-  });
-  return {
-    send: (d) => socket.send(d, options.port, options.group),
-    onDatagram: (l) => void listeners.push(l),
-    close: () => socket.close(),
-  };
-}
-
-export interface BackplaneImpairment {
+export interface MulticastImpairment {
   loss?: number;
   /** Probability that a datagram is held back behind the next ones. */
   reorder?: number;
@@ -59,8 +39,8 @@ export interface BackplaneImpairment {
   corrupt?: number;
 }
 
-export interface BackplaneCounters {
-  sent: number;
+export interface ImpairmentCounters {
+  arrived: number;
   delivered: number;
   lost: number;
   reordered: number;
@@ -68,91 +48,169 @@ export interface BackplaneCounters {
   corrupted: number;
 }
 
-/** A simulated backplane: every endpoint's datagrams reach every other endpoint, impaired. */
+/**
+ * Puts impairments on a listener: what a lossy, reordering, duplicating, corrupting fabric
+ * would have delivered. A reordered datagram is held back until two more have gone by (or
+ * a few milliseconds pass), so that it arrives out of order even on a quiet channel.
+ */
+export function impaired(listener: (d: Uint8Array) => void, knobs: () => MulticastImpairment, seed: number, counters: ImpairmentCounters): (d: Uint8Array) => void {
+  const rnd = new Random(seed);
+  const held: { d: Uint8Array; after: number }[] = [];
+  const deliver = (d: Uint8Array) => {
+    counters.delivered++;
+    listener(d);
+  };
+  const release = (all: boolean) => {
+    for (let i = 0; i < held.length;) {
+      if (all || --held[i].after <= 0) deliver(held.splice(i, 1)[0].d);
+      else i++;
+    }
+  };
+  return (datagram) => {
+    counters.arrived++;
+    const { loss = 0, reorder = 0, duplicate = 0, corrupt = 0 } = knobs();
+    release(false);
+    if (rnd.float() < loss) {
+      counters.lost++;
+      return;
+    }
+    const copies = rnd.float() < duplicate ? 2 : 1;
+    if (copies === 2) counters.duplicated++;
+    for (let c = 0; c < copies; c++) {
+      let d = datagram;
+      if (rnd.float() < corrupt) {
+        d = datagram.slice();
+        d[rnd.below(d.length)] ^= 1 << rnd.below(8);
+        counters.corrupted++;
+      }
+      if (rnd.float() < reorder) {
+        counters.reordered++;
+        held.push({ d, after: 2 });
+        setTimeout(() => release(true), 3);
+      } else {
+        deliver(d);
+      }
+    }
+  };
+}
+
+export const newImpairmentCounters = (): ImpairmentCounters => ({ arrived: 0, delivered: 0, lost: 0, reordered: 0, duplicated: 0, corrupted: 0 });
+
+export interface UdpOptions {
+  /** Address of the interface to send and join on (default 127.0.0.1: loopback). */
+  interfaceAddress?: string;
+  ttl?: number;
+  /** Impairments on what this endpoint receives (tests, the simulated backplane on a real network). */
+  impairment?: MulticastImpairment;
+  seed?: number;
+}
+
+/** Bytes each receiving socket may queue: a card busy applying a batch should not lose the next ones. */
+const RECEIVE_BUFFER = 8 << 20;
+
+/**
+ * Real UDP multicast. Each membership is its own socket bound to the group and port, so a
+ * socket hears only its own channel (Linux delivers a group's datagrams to every socket
+ * bound to the port otherwise). The kernel may cap the receive buffer below what is asked
+ * (net.core.rmem_max); datagrams it then drops are repaired like any other loss.
+ */
+export interface UdpTransport extends MulticastTransport {
+  /** What the impairments did to the datagrams that arrived. */
+  readonly counters: ImpairmentCounters;
+  impair(change: MulticastImpairment): void;
+}
+
+export function udpTransport(options: UdpOptions = {}): UdpTransport {
+  const iface = options.interfaceAddress ?? "127.0.0.1";
+  const counters = newImpairmentCounters();
+  let knobs = options.impairment ?? {};
+  let sender: Socket | undefined;
+  const members = new Set<Socket>();
+  const sendSocket = (): Socket => {
+    if (sender) return sender;
+    sender = createSocket({ type: "udp4" });
+    sender.bind(0, iface, () => {
+      sender!.setMulticastInterface(iface);
+      sender!.setMulticastLoopback(true);
+      sender!.setMulticastTTL(options.ttl ?? 1);
+    });
+    return sender;
+  };
+  return {
+    counters,
+    send: (to, datagram) => void sendSocket().send(datagram, to.port, to.group),
+    async join(at, listener) {
+      const socket = createSocket({ type: "udp4", reuseAddr: true });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(at.port, at.group, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+      try {
+        socket.addMembership(at.group, iface);
+        socket.setRecvBufferSize(RECEIVE_BUFFER);
+      } catch (e) {
+        socket.close();
+        throw e;
+      }
+      const hear = impaired(listener, () => knobs, (options.seed ?? 1) ^ at.port, counters);
+      socket.on("message", (msg: Buffer) => hear(new Uint8Array(msg.buffer, msg.byteOffset, msg.length)));
+      socket.on("error", () => {});
+      members.add(socket);
+      return { close: () => { members.delete(socket); socket.close(); } };
+    },
+    close: () => {
+      sender?.close();
+      for (const s of members) s.close();
+      members.clear();
+    },
+    impair: (change) => void (knobs = { ...knobs, ...change }),
+  };
+}
+
+/**
+ * A simulated backplane inside one process: every endpoint that joined an address gets the
+ * datagrams sent to it, each endpoint with its own seeded impairments, a turn of the event
+ * loop later (as a socket would deliver them).
+ */
 export class SimBackplane {
-  readonly counters: BackplaneCounters = { sent: 0, delivered: 0, lost: 0, reordered: 0, duplicated: 0, corrupted: 0 };
-  private readonly endpoints = new Set<{ listeners: ((d: Uint8Array) => void)[] }>();
-  private readonly rnd: Random;
+  readonly counters = newImpairmentCounters();
+  private readonly members = new Map<string, Set<(d: Uint8Array) => void>>();
+  private joined = 0;
+  sent = 0;
 
-  constructor(private impairment: BackplaneImpairment = {}, seed = 1) {
-    this.rnd = new Random(seed);
-  }
+  constructor(private impairment: MulticastImpairment = {}, private readonly seed = 1) {}
 
-  impair(change: BackplaneImpairment): void {
+  impair(change: MulticastImpairment): void {
     this.impairment = { ...this.impairment, ...change };
   }
 
-  /** A new endpoint on the backplane. */
-  join(): Multicast {
-    const me = { listeners: [] as ((d: Uint8Array) => void)[] };
-    this.endpoints.add(me);
+  /** A transport on this backplane: a card's view of it. */
+  transport(): MulticastTransport {
+    const mine = new Set<{ key: string; hear: (d: Uint8Array) => void }>();
     return {
-      send: (d) => this.carry(me, d),
-      onDatagram: (l) => void me.listeners.push(l),
-      close: () => void this.endpoints.delete(me),
+      send: (to, datagram) => {
+        this.sent++;
+        const copy = datagram.slice();
+        for (const hear of this.members.get(key(to)) ?? []) setImmediate(() => hear(copy));
+      },
+      join: async (at, listener) => {
+        const k = key(at);
+        const hear = impaired(listener, () => this.impairment, this.seed * 7919 + ++this.joined, this.counters);
+        const entry = { key: k, hear };
+        if (!this.members.has(k)) this.members.set(k, new Set());
+        this.members.get(k)!.add(hear);
+        mine.add(entry);
+        return { close: () => { mine.delete(entry); this.members.get(k)?.delete(hear); } };
+      },
+      close: () => {
+        for (const e of mine) this.members.get(e.key)?.delete(e.hear);
+        mine.clear();
+      },
     };
   }
-
-  private carry(from: { listeners: ((d: Uint8Array) => void)[] }, datagram: Uint8Array): void {
-    this.counters.sent++;
-    const { loss = 0, reorder = 0, duplicate = 0, corrupt = 0 } = this.impairment;
-    for (const to of this.endpoints) {
-      if (to === from) continue;
-      if (this.rnd.float() < loss) {
-        this.counters.lost++;
-        continue;
-      }
-      const copies = this.rnd.float() < duplicate ? 2 : 1;
-      if (copies === 2) this.counters.duplicated++;
-      for (let c = 0; c < copies; c++) {
-        const d = datagram.slice();
-        if (this.rnd.float() < corrupt) {
-          d[this.rnd.below(d.length)] ^= 1 << this.rnd.below(8);
-          this.counters.corrupted++;
-        }
-        const delay = this.rnd.float() < reorder ? (this.counters.reordered++, 2) : 0;
-        setTimeout(() => {
-          this.counters.delivered++;
-          for (const l of to.listeners) l(d);
-        }, delay);
-      }
-    }
-  }
 }
 
-export interface ChannelCounters {
-  messagesOut: number;
-  messagesIn: number;
-  /** Datagrams that were not a good frame (CRC, length, version) or not a known message. */
-  badDatagrams: number;
-}
-
-/** Messages over a multicast: one frame per datagram, bad ones counted and reported. */
-export class MulticastChannel {
-  readonly counters: ChannelCounters = { messagesOut: 0, messagesIn: 0, badDatagrams: 0 };
-
-  constructor(readonly multicast: Multicast, private readonly onDrop: (reason: string) => void = () => {}) {}
-
-  send(m: Message): void {
-    this.multicast.send(encodeMessage(m));
-    this.counters.messagesOut++;
-  }
-
-  onMessage(listener: (m: Message) => void): void {
-    this.multicast.onDatagram((d) => {
-      const frame = parseFrame(d);
-      const m = frame instanceof FrameError ? frame : decodeMessage(frame);
-      if (m instanceof FrameError || m instanceof WireError) {
-        this.counters.badDatagrams++;
-        this.onDrop(`datagram dropped: ${m.message}`);
-        return;
-      }
-      this.counters.messagesIn++;
-      listener(m);
-    });
-  }
-
-  close(): void {
-    this.multicast.close();
-  }
-}
+const key = (a: ChannelAddress) => `${a.group}:${a.port}`;

@@ -3,11 +3,15 @@
 // processor with a peer).
 //
 // States, in order:
-//   registering  hello sent, waiting for the grant
+//   registering  hello sent, waiting for the grant (proving who we are first if the server
+//                challenges us); a grant with a channel joins the channel before standby
 //   standby      granted; only heartbeats flow. The node activates one server at a time
 //   syncing      activated: the server brings our table to its own, by a snapshot of our
 //                subset (copy) or by range digests (rangesync.ts: then updates flow already)
-//   active       synced; update batches follow, each checked for its sequence
+//   active       synced; update batches follow, each checked for its sequence. On a channel
+//                they come by multicast, out of order or not at all: a sequencer puts them in
+//                order, missing ones are asked for (NAK) and come back by unicast; one the
+//                server no longer holds means activating again
 //   closed       the link is gone, or we dropped it (a gap, a bad snapshot, silence)
 // A peer route processor goes from registering to standby and stays there: the node's peer
 // exchange handles what follows.
@@ -16,7 +20,14 @@ import type { Fib } from "../fib.ts";
 import type { Family } from "../netip.ts";
 import { RouteCodecError } from "../fib.ts";
 import type { FramedLink } from "../links/framed.ts";
-import { ERROR_NOT_REGISTERED, type Message, type NextHopEntry, type ResyncMode, type Role, type Subset } from "../wire/messages.ts";
+import { CAP_ENCRYPTION, CAP_MULTICAST, CAP_SNAPSHOT, ERROR_BEYOND_BACKLOG, ERROR_NOT_REGISTERED, type Channel, type Message, type NextHopEntry, type ResyncMode, type Role, type Subset } from "../wire/messages.ts";
+import type { KeyObject } from "node:crypto";
+import { authTranscript, prove, type Credential } from "../auth/trust.ts";
+import { channelAad, newKeyShare, sessionKek, unwrapKey, KeyError } from "../auth/keys.ts";
+import type { MulticastTransport } from "../links/multicast.ts";
+import { ChannelReceiver } from "../multicast/receiver.ts";
+import { Sequencer } from "../multicast/sequencer.ts";
+import { filterRecords } from "./subset.ts";
 import { SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { GIVE_UP, type Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
@@ -31,6 +42,12 @@ export interface ClientHost {
   readonly timers: Timers;
   /** The node's table: what arrives is decoded with it, and a digest resync describes it. */
   readonly fib: Fib;
+  /** What proves who this node is to a server that challenges it. */
+  readonly credential: Credential | undefined;
+  /** Where this node joins the channels it is granted; undefined: updates by unicast only. */
+  readonly multicast: MulticastTransport | undefined;
+  /** Something on a channel was dropped (for the log). */
+  channelNote(session: ClientSession, event: string, fields: Record<string, unknown>): void;
   /** Digest of the node's next-hop table, sent when it activates a server. */
   nexthopsDigest(): bigint;
   /** How this node asks its servers to bring it to equality when it activates one. */
@@ -78,6 +95,19 @@ export class ClientSession extends Session<ClientState> {
   /** When the sync last moved (activation, or a snapshot message). */
   private syncMovedAt = 0;
   private readonly assembler: SnapshotAssembler;
+  /** Our side of the key agreement while a challenge is answered. */
+  private keyShare: { privateKey: KeyObject; nonce: Uint8Array } | undefined;
+  private kek: Uint8Array | undefined;
+  /** The channel our updates come on, once joined, and the order they are put in. */
+  receiver: ChannelReceiver | undefined;
+  private readonly sequencer = new Sequencer<Extract<Message, { type: "update" }>>();
+  private nakTimer: ReturnType<typeof setTimeout> | undefined;
+  private nakDue = 0;
+  /** Whether this activation takes its updates by multicast. */
+  private viaMulticast = false;
+  /** Why to activate again once this activation's sync is done (see reactivate). */
+  private reactivateWhenSynced: string | undefined;
+  readonly multicastCounters = { naks: 0, repairs: 0, duplicates: 0, reactivations: 0 };
 
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
@@ -87,7 +117,8 @@ export class ClientSession extends Session<ClientState> {
 
   private hello(): void {
     this.helloAt = performance.now();
-    this.link.send({ type: "hello", node: this.host.id, session: this.id, role: this.host.role, maxVersion: 1, capabilities: 1, subset: this.host.subset });
+    const capabilities = CAP_SNAPSHOT | (this.host.multicast ? CAP_MULTICAST | CAP_ENCRYPTION : 0);
+    this.link.send({ type: "hello", node: this.host.id, session: this.id, role: this.host.role, maxVersion: 1, capabilities, subset: this.host.subset });
   }
 
   protected get peer(): string {
@@ -103,20 +134,30 @@ export class ClientSession extends Session<ClientState> {
   }
 
   protected changed(from: ClientState, reason: string): void {
+    const again = this.reactivateWhenSynced;
+    if (this.state !== "syncing") this.reactivateWhenSynced = undefined;
+    if (this.state === "active") this.takeChannel();
+    if (this.state === "active" && again !== undefined) queueMicrotask(() => this.reactivate(again));
+    if (this.state === "closed") {
+      this.receiver?.close();
+      if (this.nakTimer !== undefined) clearTimeout(this.nakTimer);
+    }
     this.host.sessionChanged(this, from, reason);
   }
 
   protected receive(m: Message): void | Promise<void> {
     if (this.state === "closed") return;
     switch (m.type) {
+      case "challenge":
+        return this.challenge(m);
       case "grant":
-        if (this.state !== "registering") return;
-        this.grant = m;
-        this.sequence = m.sequence;
-        return this.become("standby", `${this.server} granted registration`);
+        return this.granted(m);
+      case "channels":
+        return this.rekey(m.channels);
       case "deny":
         return this.close(`${this.server} refused registration: ${m.reason}`);
       case "error":
+        if (m.code === ERROR_BEYOND_BACKLOG) return this.reactivate(`${this.server}: ${m.message}`);
         if (m.code !== ERROR_NOT_REGISTERED) return;
         // Before the grant it is about bytes sent before our hello (or a hello the line
         // lost): say it again. After, the server restarted under us: start over.
@@ -133,7 +174,10 @@ export class ClientSession extends Session<ClientState> {
         return this.snapshot(m);
       case "update":
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
-        return this.updateIn(m);
+        return this.viaMulticast ? this.sequenced(m) : this.updateIn(m);
+      case "retransmission":
+        this.multicastCounters.repairs++;
+        return this.sequenced({ ...m, type: "update" });
       case "resync":
         return this.resync(m);
       case "rangeRepair":
@@ -141,6 +185,74 @@ export class ClientSession extends Session<ClientState> {
       default:
         if (this.host.role === "rp") this.host.peerMessage(this, m);
     }
+  }
+
+  /**
+   * The server challenged our hello: we prove who we are over the transcript, with a fresh
+   * key share for the key our channel keys will be wrapped with.
+   */
+  private challenge(m: Extract<Message, { type: "challenge" }>): void {
+    if (this.state !== "registering") return;
+    const credential = this.host.credential;
+    if (!credential) return this.close(`${this.server} asks who we are and this node has no key to prove it`);
+    const { privateKey, share } = newKeyShare();
+    this.keyShare = { privateKey, nonce: m.nonce };
+    const proof = prove(credential, authTranscript(m.server, this.host.id, this.id, m.nonce, share));
+    this.link.send({ type: "auth", node: this.host.id, method: credential.method, share, proof });
+  }
+
+  /** Registered. A channel granted is joined (its key unwrapped) before the session is a standby. */
+  private async granted(m: Extract<Message, { type: "grant" }>): Promise<void> {
+    if (this.state !== "registering") return;
+    this.grant = m;
+    this.sequence = m.sequence;
+    const channel = m.channels[0];
+    if (channel && this.keyShare && m.share.length === 32 && this.host.multicast && !this.receiver) {
+      this.kek = sessionKek(this.keyShare.privateKey, m.share, this.keyShare.nonce, this.host.id);
+      const receiver = new ChannelReceiver(channel, (u) => this.channelMessage(u), (reason) => this.host.channelNote(this, "channel datagram rejected", { reason }));
+      const key = unwrapKey(this.kek, channel.key, channelAad(channel.id, channel.keyEpoch, this.host.id));
+      if (key instanceof KeyError) return this.close(`${this.server}: the key of channel ${channel.id} does not open: ${key.message}`);
+      receiver.rekey(channel.keyEpoch, key);
+      try {
+        await receiver.join(this.host.multicast);
+        if (this.state !== "registering") return receiver.close();
+        this.receiver = receiver;
+      } catch (e) {
+        this.host.channelNote(this, "channel not joined", { channel: channel.id, reason: (e as Error).message, then: "updates by unicast" });
+      }
+    }
+    this.keyShare = undefined;
+    this.become("standby", `${this.server} granted registration${this.receiver ? ` and channel ${this.receiver.spec.id}` : ""}`);
+  }
+
+  /** New keys for our channel (another client was evicted). */
+  private rekey(channels: readonly Channel[]): void {
+    for (const c of channels) {
+      if (!this.receiver || !this.kek || c.id !== this.receiver.spec.id) continue;
+      const key = unwrapKey(this.kek, c.key, channelAad(c.id, c.keyEpoch, this.host.id));
+      if (key instanceof KeyError) return this.close(`${this.server}: the new key of channel ${c.id} does not open: ${key.message}`);
+      this.receiver.rekey(c.keyEpoch, key);
+      this.host.channelNote(this, "channel re-keyed", { channel: c.id, epoch: c.keyEpoch });
+    }
+  }
+
+  /**
+   * Activates again, the session staying up: our channel lost updates the server no longer
+   * holds (or more than we can hold waiting for a repair). The server brings the table to
+   * its own again, and only the difference is applied.
+   */
+  private reactivate(reason: string): void {
+    // While syncing, the answers of this activation are still on their way: the next one
+    // waits until it is done (a repair of the last would be taken for one of the next).
+    if (this.state === "syncing") {
+      this.reactivateWhenSynced = reason;
+      return;
+    }
+    if (this.state !== "active") return;
+    this.multicastCounters.reactivations++;
+    this.host.channelNote(this, "activating again", { reason });
+    this.state = "standby";
+    this.activate();
   }
 
   /** Makes this the server the node takes its table from: a snapshot, then updates. */
@@ -158,8 +270,13 @@ export class ClientSession extends Session<ClientState> {
     const fib = this.host.fib;
     const resync = this.host.resyncMode();
     const at = this.host.position() ?? { stream: 0n, sequence: 0 };
+    this.viaMulticast = false;
+    this.sequencer.reset();
     this.become("syncing", `activating ${this.server}`);
-    this.link.send({ type: "activate", stream: at.stream, sequence: at.sequence, digest4: fib.digest(4), digest6: fib.digest(6), routes: fib.count(4) + fib.count(6), nexthops: this.host.nexthopsDigest(), resync });
+    this.link.send({
+      type: "activate", stream: at.stream, sequence: at.sequence, digest4: fib.digest(4), digest6: fib.digest(6), routes: fib.count(4) + fib.count(6),
+      nexthops: this.host.nexthopsDigest(), resync, multicast: this.receiver !== undefined,
+    });
   }
 
   /**
@@ -231,12 +348,79 @@ export class ClientSession extends Session<ClientState> {
     if (this.pending.size === 0) this.become("active", `${this.server} synced`);
   }
 
+  /**
+   * Synced: from the next update on we take them on our channel, and say so (an ack on the
+   * channel, naming the last update applied). Until the server hears it, updates still
+   * come on this link too; the sequencer takes each once, from whichever way it came. A
+   * sync itself runs on this link alone: a digest resync relies on its updates and
+   * repairs arriving in the order they were sent.
+   */
+  private takeChannel(): void {
+    if (!this.receiver || this.viaMulticast) return;
+    this.viaMulticast = true;
+    this.sequencer.base(this.sequence);
+    this.link.send({ type: "ack", channel: this.receiver.spec.id, sequence: this.sequence });
+  }
+
+  /** An update of our channel (or its repair): applied in order once those before it are. */
+  private sequenced(m: Extract<Message, { type: "update" }>): void {
+    if (this.state === "closed" || !this.viaMulticast) return;
+    const due = this.sequencer.push(m.sequence, m);
+    if (due === "duplicate") {
+      this.multicastCounters.duplicates++;
+      return;
+    }
+    for (const u of due) {
+      this.updateIn(u);
+      if (this.isClosed) return;
+    }
+    if (this.sequencer.overflowed) return this.reactivate(`more than the sequencer holds arrived behind update ${this.sequencer.next}`);
+    this.scheduleNaks();
+  }
+
+  /** What our channel's receiver hands on: updates, and heartbeats that name the last one sent. */
+  private channelMessage(m: Extract<Message, { type: "update" | "heartbeat" }>): void {
+    if (!this.viaMulticast || this.state !== "active") return;
+    // The seal named the channel; inside, updates are numbered as the feed numbers them.
+    if (m.type === "update") return this.sequenced(m);
+    const channel = this.receiver!.spec.id;
+    const last = m.sequences.find(([c]) => c === channel)?.[1];
+    if (last === undefined) return;
+    this.sequencer.heard(last);
+    this.scheduleNaks();
+  }
+
+  /** Asks for missing updates when the sequencer says it is time (sooner if a new gap needs it). */
+  private scheduleNaks(): void {
+    const at = this.sequencer.wakeAt();
+    if (at === undefined || (this.nakTimer !== undefined && this.nakDue <= at)) return;
+    if (this.nakTimer !== undefined) clearTimeout(this.nakTimer);
+    this.nakDue = at;
+    this.nakTimer = setTimeout(() => {
+      this.nakTimer = undefined;
+      this.sendNaks();
+    }, Math.max(0, at - performance.now()));
+  }
+
+  private sendNaks(): void {
+    if (this.state === "closed" || !this.viaMulticast) return;
+    const ranges = this.sequencer.requests(performance.now());
+    if (ranges.length > 0) {
+      this.link.send({ type: "nak", channel: this.receiver!.spec.id, ranges });
+      this.multicastCounters.naks++;
+    }
+    this.scheduleNaks();
+  }
+
   private updateIn(m: Extract<Message, { type: "update" }>): void {
     if (this.state !== "active" && !(this.state === "syncing" && this.live)) return;
     if (m.sequence !== this.sequence + 1) return this.close(`${this.server}: update ${m.sequence} where ${this.sequence + 1} was due`);
-    const records = this.host.fib.decodeRoutes(m.family, m.data, m.count, true);
-    if (records instanceof RouteCodecError) return this.close(`${this.server}: update ${m.sequence} refused: ${records.message}`);
+    const decoded = this.host.fib.decodeRoutes(m.family, m.data, m.count, true);
+    if (decoded instanceof RouteCodecError) return this.close(`${this.server}: update ${m.sequence} refused: ${decoded.message}`);
     this.sequence = m.sequence;
+    // A channel shared with a wider subset carries routes we do not take.
+    const wider = this.grant?.channels[0];
+    const records = wider && JSON.stringify(wider.subset) !== JSON.stringify(this.host.subset) ? filterRecords(this.host.subset, m.family, decoded) : decoded;
     this.host.update(this, m.family, records);
     this.caughtUp();
   }
@@ -244,7 +428,13 @@ export class ClientSession extends Session<ClientState> {
   private heartbeatIn(m: Extract<Message, { type: "heartbeat" }>): void {
     if (this.state !== "active" && !(this.state === "syncing" && this.live)) return;
     const last = m.sequences.find(([channel]) => channel === 0)?.[1] ?? 0;
-    // A heartbeat names the last update sent: one we lack was lost at the tail.
+    // A heartbeat names the last update sent: one we lack was lost at the tail. On a
+    // channel it is asked for again; on this link (which loses nothing it delivers) the
+    // session cannot be trusted.
+    if (this.viaMulticast) {
+      this.sequencer.heard(last);
+      return this.scheduleNaks();
+    }
     if (last > this.sequence) this.close(`${this.server}: updates up to ${last} sent, ${this.sequence} arrived`);
   }
 

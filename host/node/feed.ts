@@ -43,7 +43,11 @@ export class Feed {
   private readonly checkpoints: Checkpoint[] = [];
   private readonly matchable: boolean;
 
-  constructor(readonly subset: Subset, fib: Fib, private readonly maxBytes = DEFAULT_BACKLOG_BYTES) {
+  /**
+   * `chunkBytes`: most route bytes in one update — what fits a multicast datagram when the
+   * feed is also a channel (its sequences are the channel's), a frame otherwise.
+   */
+  constructor(readonly subset: Subset, fib: Fib, private readonly maxBytes = DEFAULT_BACKLOG_BYTES, private readonly chunkBytes?: number) {
     this.matchable = subset.families.every((f) => wholeFamily(subset, f));
     this.checkpoint(fib);
   }
@@ -90,7 +94,7 @@ export class Feed {
   append(fib: Fib, family: Family, records: Uint32Array): Update[] {
     const mine = filterRecords(this.subset, family, records);
     if (mine.length === 0) return [];
-    const updates = [...numberedUpdates([...recordChunks(fib, family, mine)], family, 0, this.sequence + 1)] as Update[];
+    const updates = [...numberedUpdates([...recordChunks(fib, family, mine, this.chunkBytes)], family, 0, this.sequence + 1)] as Update[];
     this.sequence += updates.length;
     for (const u of updates) {
       this.backlog.push(u);
@@ -99,6 +103,15 @@ export class Feed {
     while (this.bytes > this.maxBytes && this.first < this.backlog.length) this.bytes -= this.backlog[this.first++].data.length;
     if (this.first > 1024 && this.first * 2 > this.backlog.length) this.backlog.splice(0, this.first), (this.first = 0);
     return updates;
+  }
+
+  /** Updates `from` to `from + count − 1` that the backlog still holds, in order: a repair. */
+  range(from: number, count: number): { held: Update[]; beyond: boolean } {
+    const oldest = this.oldestHeld();
+    const start = Math.max(from, oldest);
+    const end = Math.min(from + count, this.sequence + 1);
+    const held = end > start ? this.backlog.slice(this.first + (start - oldest), this.first + (end - oldest)) : [];
+    return { held, beyond: from < oldest };
   }
 
   /**

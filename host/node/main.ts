@@ -7,7 +7,7 @@
 // Control messages (runner → node; each answered with { reply: id, ... }):
 //   status · dump { path } · cut { peer } · restore { peer } · impair { peer, ...knobs }
 //   churn { updates, rate, seed } · expected { subset } (route processors: the subset's digests)
-//   stop
+//   evict { client } (no longer trusted: its channels are re-keyed) · stop
 // The node tells the runner { ready: true, address } once it serves.
 
 import { createServer, connect, type Server } from "node:net";
@@ -20,6 +20,8 @@ import { Prefix } from "../netip.ts";
 import type { Subset } from "../wire/messages.ts";
 import { firmwareImage } from "../firmware.ts";
 import { Node, type NodeOptions } from "./node.ts";
+import { Trust, readCredential } from "../auth/trust.ts";
+import { udpTransport, type MulticastImpairment } from "../links/multicast.ts";
 import { subsetDigest, normalizeSubset } from "./subset.ts";
 
 /** Where a node serves sockets: a TCP port (0: any) on a host, or a Unix socket path. */
@@ -27,7 +29,7 @@ export type SocketAddress = { tcp: number; host?: string } | { unix: string };
 /** How a client reaches a server: its socket, or the client's end of the serial line between them. */
 export type Address = SocketAddress | { serial: string };
 
-export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "subset"> {
+export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "subset" | "trust" | "credential" | "multicast"> {
   listen?: SocketAddress;
   /** Serial lines this node serves, one per client: the paths of its ends. */
   lines?: string[];
@@ -36,6 +38,20 @@ export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "s
   /** Impairments to put on the links to these servers (the topology's `sim` links). */
   impair?: Record<string, Impairment>;
   subset?: SubsetJson;
+  /** The trust file of the clients that may register with this node. */
+  trustFile?: string;
+  /** This node's key file, proving it to its servers. */
+  keyFile?: string;
+  multicast?: {
+    group: string;
+    /** The first port of this node's channels. */
+    port: number;
+    rateMbps: number;
+    datagramBytes: number;
+    maxChannels: number;
+    interfaceAddress: string;
+    impairment: MulticastImpairment;
+  };
 }
 
 /** A subset as JSON: prefixes as text. */
@@ -53,8 +69,16 @@ const REDIAL_MS = 50;
 
 export async function runNode(config: ProcessConfig): Promise<void> {
   const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), ...line })}\n`);
-  const { subset, listen: _listen, lines: _lines, addresses: _addresses, impair: _impair, ...rest } = config;
-  const node = new Node({ ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware: firmwareImage(), log });
+  const { subset, listen: _listen, lines: _lines, addresses: _addresses, impair: _impair, trustFile, keyFile, multicast, ...rest } = config;
+  const transport = multicast && udpTransport({ interfaceAddress: multicast.interfaceAddress, impairment: multicast.impairment, seed: hash(config.id) });
+  const node = new Node({
+    ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware: firmwareImage(), log,
+    ...(trustFile ? { trust: Trust.read(trustFile) } : {}),
+    ...(keyFile ? { credential: readCredential(config.id, keyFile) } : {}),
+    ...(multicast && transport ? {
+      multicast: { transport, group: multicast.group, port: multicast.port, rateBytes: (multicast.rateMbps * 1e6) / 8, datagramBytes: multicast.datagramBytes, maxChannels: multicast.maxChannels },
+    } : {}),
+  });
   if (node.role === "rp") await node.loadSources();
 
   const cut = new Set<string>();
@@ -163,6 +187,8 @@ export async function runNode(config: ProcessConfig): Promise<void> {
           else links.get(peer)?.();     // redialed through the impairment
           return reply({ ok: true });
         }
+        case "evict":
+          return reply(node.evict(raw.client as string));
         case "churn":
           return reply({ sent: await node.churn(raw.updates as number, raw.rate as number, (raw.seed as number) ?? 1) });
         case "expected": {

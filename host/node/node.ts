@@ -30,6 +30,10 @@ import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
 import { FpmSource } from "../sources/fpm.ts";
+import type { Trust, Credential } from "../auth/trust.ts";
+import type { MulticastTransport } from "../links/multicast.ts";
+import { ChannelServer, type ChannelStatus, type MulticastOptions } from "../multicast/server.ts";
+import type { ReceiverCounters } from "../multicast/receiver.ts";
 import { pieces, Slicer } from "./slices.ts";
 
 export interface NodeOptions {
@@ -54,6 +58,15 @@ export interface NodeOptions {
   /** Servers (or, for a route processor, peers) in order of preference. */
   servers?: string[];
   firmware: Uint8Array;
+  /** Servers: who may register (challenge–response); undefined: anyone, and no multicast. */
+  trust?: Trust;
+  /** Clients: what proves who this node is to a server that asks. */
+  credential?: Credential;
+  /**
+   * Multicast: where this node joins the channels it is granted, and (serving, with a trust
+   * file) the channels it multicasts its clients' updates on.
+   */
+  multicast?: MulticastOptions;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -96,6 +109,8 @@ export interface NodeStatus {
   sessions: { server: string; state: ClientState; suspect: boolean }[];
   clients: { client: string; state: ServerState; sequence: number; suspect: boolean }[];
   counters: Record<string, number>;
+  /** Channels this node multicasts on, and those it receives. */
+  channels: { serving: ChannelStatus[]; receiving: ({ server: string; channel: number } & ReceiverCounters & ClientSession["multicastCounters"])[] };
   rib?: ReturnType<Rib["digests"]>;
 }
 
@@ -121,6 +136,10 @@ export class Node implements ServerHost, ClientHost {
   readonly nexthops: NextHopTable;
   readonly fib: Fib;
   readonly rangeCache: RangeCache;
+  readonly trust: Trust | undefined;
+  readonly credential: Credential | undefined;
+  readonly multicast: MulticastTransport | undefined;
+  readonly channels: ChannelServer | undefined;
   readonly rib?: Rib;
   readonly counters = { updatesIn: 0, routesIn: 0, updatesOut: 0, refused: 0, gaps: 0, staleSince: 0, sessionsDropped: 0 };
   private readonly servers: string[];
@@ -167,6 +186,13 @@ export class Node implements ServerHost, ClientHost {
       this.fib = newFib(options.memoryMiB ?? 256);
     }
     this.rangeCache = new RangeCache(this.fib);
+    this.trust = options.trust;
+    this.credential = options.credential;
+    this.multicast = options.multicast?.transport;
+    // Channel keys go only to proven clients: a server multicasts when it checks who registers.
+    this.channels = options.multicast && options.trust && this.role !== "npu"
+      ? new ChannelServer(options.multicast, (subset) => this.feed(subset, false)?.sequence ?? 0, this.timers.heartbeatMs)
+      : undefined;
   }
 
   /** Loads the route processor's own sources into the RIB (before it serves anyone). */
@@ -244,6 +270,7 @@ export class Node implements ServerHost, ClientHost {
         if (delta[family].length === 0) continue;
         const updates = feed.append(this.fib, family, delta[family]);
         for (const c of this.clients) c.publish(feed, updates);
+        this.channels?.publish(feed.subset, updates);
       }
       feed.checkpoint(this.fib);
     }
@@ -252,7 +279,7 @@ export class Node implements ServerHost, ClientHost {
   feed(subset: Subset, create: boolean): Feed | undefined {
     const key = JSON.stringify(subset);
     let feed = this.feeds.get(key);
-    if (!feed && create) this.feeds.set(key, (feed = new Feed(subset, this.fib, this.options.backlogBytes)));
+    if (!feed && create) this.feeds.set(key, (feed = new Feed(subset, this.fib, this.options.backlogBytes, this.channels?.chunkBytes)));
     return feed;
   }
 
@@ -432,7 +459,10 @@ export class Node implements ServerHost, ClientHost {
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
     this.note("state", { ...this.who(session), from, to: session.state, reason });
     if (session instanceof ServerSession) {
-      if (session.state === "closed") this.clients.delete(session);
+      if (session.state === "closed") {
+        this.clients.delete(session);
+        this.channels?.leave(session);
+      }
       if (session.state === "closed" || session.state === "registering") this.peerSnapshots.delete(session);
       return;
     }
@@ -470,6 +500,28 @@ export class Node implements ServerHost, ClientHost {
   sessionResumed(session: ServerSession | ClientSession, silentMs: number): void {
     this.note("heard again", { ...this.who(session), afterMs: Math.round(silentMs) });
     if (session instanceof ClientSession) this.reconsider();
+  }
+
+  channelNote(session: ClientSession, event: string, fields: Record<string, unknown>): void {
+    this.note(event, { server: session.server, ...fields });
+  }
+
+  /**
+   * A client is no longer trusted: its sessions end, and every channel it was on is
+   * re-keyed, so it cannot read what is multicast from now on.
+   */
+  evict(client: string): { sessions: number; rekeyed: number[] } {
+    this.trust?.revoke(client);
+    // Re-keyed first, while the channels still know it was on them.
+    const rekeyed = this.channels?.evict(client) ?? [];
+    let sessions = 0;
+    for (const c of [...this.clients]) {
+      if (c.name !== client) continue;
+      c.close(`${client} evicted: no longer trusted`);
+      sessions++;
+    }
+    this.note("client evicted", { client, sessions, rekeyed });
+    return { sessions, rekeyed };
   }
 
   private who(session: ServerSession | ClientSession): Record<string, string> {
@@ -710,6 +762,10 @@ export class Node implements ServerHost, ClientHost {
       sessions: [...this.sessions.values()].map((s) => ({ server: s.server, state: s.state, suspect: s.suspect })),
       clients: [...this.clients].map((c) => ({ client: c.name, state: c.state, sequence: c.sequence, suspect: c.suspect })),
       counters,
+      channels: {
+        serving: this.channels?.status() ?? [],
+        receiving: [...this.sessions.values()].filter((s) => s.receiver).map((s) => ({ server: s.server, channel: s.receiver!.spec.id, ...s.receiver!.counters, ...s.multicastCounters })),
+      },
       ...(this.rib ? { rib: this.rib.digests() } : {}),
     };
   }

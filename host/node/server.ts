@@ -2,11 +2,15 @@
 // processor, a forwarding engine of a line card, or a peer route processor).
 //
 // States, in order:
-//   registering  the link is up; waiting for the client's hello
+//   registering  the link is up; waiting for the client's hello (and, where the server
+//                keeps a trust file, its proof of who it is: challenge, auth)
 //   standby      granted: the client is known and authorized, and hears only heartbeats
 //   active       the client chose this server and is brought to equality with it, by a copy
 //                of its subset or by range digests (rangesync.ts); every change of that
-//                subset follows as update batches, numbered per session
+//                subset follows as update batches, numbered per subset: on this link, or on
+//                the subset's multicast channel when the client joined it (then this link
+//                carries only the repairs it asks for). A client may activate again while
+//                active: it lost updates the channel no longer holds
 //   closed       the link is gone (or was dropped for a reason, logged)
 // A hello in any state but closed starts the session over: on a serial line the link
 // outlives the client process behind it, so a card that restarted (or dropped its session)
@@ -17,7 +21,11 @@
 import type { Fib } from "../fib.ts";
 import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
-import { ERROR_NOT_REGISTERED, type Message, type Role, type Subset } from "../wire/messages.ts";
+import { randomBytes, type KeyObject } from "node:crypto";
+import { CAP_MULTICAST, ERROR_BEYOND_BACKLOG, ERROR_NOT_REGISTERED, type Channel, type Message, type Role, type Subset } from "../wire/messages.ts";
+import { authTranscript, type Trust } from "../auth/trust.ts";
+import { newKeyShare, sessionKek } from "../auth/keys.ts";
+import type { ChannelServer } from "../multicast/server.ts";
 import { nexthopsMessages, snapshotMessages } from "../wire/snapshot.ts";
 import type { Feed } from "./feed.ts";
 import type { RangeCache } from "./rangesync.ts";
@@ -29,6 +37,7 @@ import { normalizeSubset, subsetDigest, wholeFamily } from "./subset.ts";
 export type ServerState = "registering" | "standby" | "active" | "closed";
 
 type Activate = Extract<Message, { type: "activate" }>;
+type Hello = Extract<Message, { type: "hello" }>;
 
 /** What a node offers the sessions it serves. */
 export interface ServerHost {
@@ -47,6 +56,10 @@ export interface ServerHost {
   readonly timers: Timers;
   /** The node's range digests, kept for every client's digest resync. */
   readonly rangeCache: RangeCache;
+  /** Who may register; undefined: anyone (and no multicast, whose keys need a proven client). */
+  readonly trust: Trust | undefined;
+  /** The node's multicast channels, if it multicasts. */
+  readonly channels: ChannelServer | undefined;
   /** The update stream of a subset, made when a client first activates this server for it. */
   feed(subset: Subset, create: boolean): Feed | undefined;
   /** A peer route processor registered: start the exchange. */
@@ -61,6 +74,9 @@ export interface ServerHost {
   sessionSuspect(session: ServerSession, reason: string): void;
   sessionResumed(session: ServerSession, silentMs: number): void;
 }
+
+/** A repair is not sent again within this time: the NAK that repeats it crossed it on the way. */
+const REPAIR_HOLD_MS = 20;
 
 /** Which roles may register with which. */
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
@@ -79,6 +95,17 @@ export class ServerSession extends Session<ServerState> {
   private toldNotRegistered = false;
   /** The client activated this server before the host had a table to serve (see ServerHost.serving). */
   private activationWaiting: Activate | undefined;
+  /** A hello waiting for its proof: the challenge sent, and our key share for it. */
+  private challenged: { hello: Hello; nonce: Uint8Array; privateKey: KeyObject; share: Uint8Array } | undefined;
+  /** Proven clients: the key our channel keys are wrapped with for this client, and our share of it. */
+  private keys: { kek: Uint8Array; share: Uint8Array } | undefined;
+  /** The multicast channel the client's updates go on, once granted; whether it takes them there. */
+  channel: Channel | undefined;
+  /** The client activated us wanting its updates on the channel; it takes them there once it says it is synced. */
+  private wantsChannel = false;
+  viaMulticast = false;
+  /** Repairs sent lately, by sequence: a NAK repeated before the repair could arrive is not answered twice. */
+  private readonly repairedAt = new Map<number, number>();
 
   constructor(link: FramedLink, private readonly host: ServerHost) {
     super(link, host.timers, "registering");
@@ -107,14 +134,20 @@ export class ServerSession extends Session<ServerState> {
   protected receive(m: Message): void | Promise<void> {
     if (this.state === "closed") return;
     if (m.type === "hello") return this.hello(m);
+    if (m.type === "auth" && this.state === "registering") return this.auth(m);
     if (this.state === "registering") return this.notRegistered();
     switch (m.type) {
       case "activate": return this.activate(m);
       case "rangeDigests": return this.rangeDigests(m);
       case "heartbeat":
         if (this.client?.role === "rp") return this.host.peerMessage(this, m);
+        // A client's heartbeat names the last update it applied: what it has acknowledged.
+        this.acked = Math.max(this.acked, m.sequences.find(([c]) => c === 0)?.[1] ?? 0);
         return;
-      case "ack": this.acked = Math.max(this.acked, m.sequence); return;
+      case "ack":
+        this.acked = Math.max(this.acked, m.sequence);
+        return this.takesChannel(m.channel);
+      case "nak": return this.nak(m);
       default:
         if (this.client?.role === "rp") return this.host.peerMessage(this, m);
     }
@@ -131,7 +164,7 @@ export class ServerSession extends Session<ServerState> {
     this.send({ type: "error", code: ERROR_NOT_REGISTERED, message: `${this.host.id} has no session for you: say hello` });
   }
 
-  private hello(m: Extract<Message, { type: "hello" }>): void {
+  private hello(m: Hello): void {
     if (this.state === "standby" && this.client?.session === m.session) {
       // The same session saying hello again: our grant was lost on the way.
       return this.grant();
@@ -143,26 +176,72 @@ export class ServerSession extends Session<ServerState> {
       this.activationWaiting = undefined;
       this.become("registering", `${m.node} said hello again on the same line: its session starts over`);
       this.client = undefined;
+      this.host.channels?.leave(this);
     }
-    if (!CLIENTS_OF[this.host.role].includes(m.role)) {
-      this.send({ type: "deny", code: 1, reason: `a ${m.role} does not register with a ${this.host.role}` });
-      this.close(`refused ${m.node}: a ${m.role} does not register with a ${this.host.role}`);
-      return;
-    }
+    if (!CLIENTS_OF[this.host.role].includes(m.role)) return this.refuse(m.node, `a ${m.role} does not register with a ${this.host.role}`);
+    if (!this.host.trust) return this.register(m);
+    // Who it is must be proven before it learns anything: a challenge, answered over a
+    // transcript that binds this server, the session, the nonce and its key share.
+    const { privateKey, share } = newKeyShare();
+    const nonce = new Uint8Array(randomBytes(32));
+    this.challenged = { hello: m, nonce, privateKey, share };
+    this.send({ type: "challenge", server: this.host.id, nonce });
+  }
+
+  private auth(m: Extract<Message, { type: "auth" }>): void {
+    const c = this.challenged;
+    if (!c || m.node !== c.hello.node) return this.refuse(m.node, "authorization without a challenge for it");
+    this.challenged = undefined;
+    const verdict = this.host.trust!.verify(m.node, m.method, authTranscript(this.host.id, m.node, c.hello.session, c.nonce, m.share), m.proof);
+    if (verdict !== true) return this.refuse(m.node, verdict);
+    this.keys = { kek: sessionKek(c.privateKey, m.share, c.nonce, m.node), share: c.share };
+    this.register(c.hello);
+  }
+
+  private refuse(node: string, reason: string): void {
+    this.send({ type: "deny", code: 1, reason });
+    this.close(`refused ${node}: ${reason}`);
+  }
+
+  private register(m: Hello): void {
     const subset = normalizeSubset(m.subset);
     this.client = { node: m.node, session: m.session, role: m.role, subset };
+    // A proven client that takes multicast gets its subset's channel; its updates are
+    // numbered by that channel's feed (the channel may carry a wider subset: it filters).
+    const proven = this.keys !== undefined && (m.capabilities & CAP_MULTICAST) !== 0 && m.role !== "rp";
+    this.channel = proven ? this.host.channels?.grantFor(this, subset, this.keys!.kek) : undefined;
     // A client that may activate this server may want to catch up from its history: the
     // subset's feed starts now, with the table as it is.
-    if (m.role !== "rp") this.host.feed(subset, true);
+    if (m.role !== "rp") this.host.feed(this.feedSubset, true);
     this.grant();
-    this.become("standby", `${m.node} (${m.role}) registered`);
+    this.become("standby", `${m.node} (${m.role}) registered${this.keys ? ", proven" : ""}${this.channel ? `, on channel ${this.channel.id}` : ""}`);
     if (m.role === "rp") this.host.peerRegistered(this);
+  }
+
+  /** The subset whose feed numbers the client's updates: its channel's, or its own. */
+  private get feedSubset(): Subset {
+    return this.channel?.subset ?? this.client!.subset;
   }
 
   private grant(): void {
     const { heartbeatMs, deadAfter } = this.host.timers;
-    const sequence = this.host.feed(this.client!.subset, false)?.sequence ?? 0;
-    this.send({ type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter, channels: [] });
+    const sequence = this.host.feed(this.feedSubset, false)?.sequence ?? 0;
+    this.send({
+      type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter,
+      share: this.keys?.share ?? new Uint8Array(0), channels: this.channel ? [this.channel] : [],
+    });
+  }
+
+  /** The channel's key changed (a client was evicted): this client gets the new one. */
+  rekeyed(channel: Channel): void {
+    if (this.state === "closed" || this.channel?.id !== channel.id) return;
+    this.channel = channel;
+    this.send({ type: "channels", channels: [channel] });
+  }
+
+  /** The key this client's channel keys are wrapped with. */
+  get kek(): Uint8Array | undefined {
+    return this.keys?.kek;
   }
 
   /**
@@ -174,20 +253,28 @@ export class ServerSession extends Session<ServerState> {
    * first, all of them, unless the client's table of them is already ours.
    */
   private async activate(m: Activate): Promise<void> {
-    if (this.state !== "standby" || !this.client) return;
+    if ((this.state !== "standby" && this.state !== "active") || !this.client) return;
     if (!this.host.serving) {
       this.activationWaiting = m;
       return;
     }
+    if (this.state === "active") {
+      // Activated again: the client lost updates it could not get back. What was still
+      // going out for its last activation stops.
+      this.epoch++;
+      this.backlog = undefined;
+    }
     const { subset } = this.client;
-    const feed = this.host.feed(subset, true)!;
+    const feed = this.host.feed(this.feedSubset, true)!;
     this.feed = feed;
+    this.wantsChannel = m.multicast && this.channel !== undefined;
+    this.viaMulticast = false;
     // Where the client can continue from: its position on this stream, or a point of it
     // whose digests are the client's table's.
     const from = m.stream === this.host.stream && feed.since(m.sequence) ? m.sequence : feed.matching(m.digest4, m.digest6);
     const missed = from === undefined ? undefined : feed.since(from);
     const mode = missed ? "catch-up" : m.resync === "digest" && this.farApart(m.routes) ? "copy" : m.resync;
-    this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${from}` : `resync by ${mode}`})`);
+    this.become("active", `${this.client.node} activated this server (${mode === "catch-up" ? `catching up from update ${from}` : `resync by ${mode}`}${this.wantsChannel ? `; updates by channel ${this.channel!.id} once synced` : ""})`);
     if (mode === "copy") {
       this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: 0n, digest6: 0n });
       return this.sendCopy(feed.sequence);
@@ -261,14 +348,56 @@ export class ServerSession extends Session<ServerState> {
     void this.activate(m);
   }
 
-  /** Sends the client updates of its feed, if it is active on it. */
+  /** Sends the client updates of its feed, if it is active on it (and not taking them by multicast). */
   publish(feed: Feed, updates: readonly Message[]): void {
     if (this.state !== "active" || this.feed !== feed || updates.length === 0) return;
+    if (this.viaMulticast) return this.sendNexthops();
     this.sendNexthops();
     for (const m of updates) {
       if (this.backlog) this.backlog.push(m);
       else if (!this.send(m)) return;
     }
+  }
+
+  /**
+   * The client is synced and takes its updates on its channel from now on: this link
+   * carries only repairs. (Updates this link sent meanwhile arrive as well; the client
+   * takes each once.)
+   */
+  private takesChannel(channel: number): void {
+    if (this.state !== "active" || !this.wantsChannel || this.viaMulticast || channel !== this.channel?.id) return;
+    this.viaMulticast = true;
+    this.host.channels!.activated(this);
+    this.host.sessionChanged(this, "active", `${this.name} synced: its updates go on channel ${channel}`);
+  }
+
+  /**
+   * The client missed updates of its channel: sent again on this link, each at most once
+   * per NAK interval. One the feed no longer holds cannot be repaired: the client is told
+   * to activate again (a digest resync of the difference).
+   */
+  private nak(m: Extract<Message, { type: "nak" }>): void {
+    if (this.state !== "active" || !this.viaMulticast || !this.feed || m.channel !== this.channel?.id) return;
+    const now = performance.now();
+    let repairs = 0, bytes = 0;
+    for (const [from, count] of m.ranges) {
+      const { held, beyond } = this.feed.range(from, Math.min(count, 4096));
+      if (beyond) {
+        this.host.channels!.nakked(this, repairs, bytes);
+        this.send({ type: "error", code: ERROR_BEYOND_BACKLOG, message: `update ${from} is no longer held: activate again` });
+        return;
+      }
+      for (const u of held) {
+        if (now - (this.repairedAt.get(u.sequence) ?? -Infinity) < REPAIR_HOLD_MS) continue;
+        this.repairedAt.set(u.sequence, now);
+        const r: Message = { type: "retransmission", channel: m.channel, sequence: u.sequence, family: u.family, count: u.count, data: u.data };
+        if (!this.send(r)) return;
+        repairs++;
+        bytes += u.data.length;
+      }
+    }
+    if (this.repairedAt.size > 65536) for (const [seq, at] of this.repairedAt) if (now - at >= REPAIR_HOLD_MS) this.repairedAt.delete(seq);
+    this.host.channels!.nakked(this, repairs, bytes);
   }
 
   /** Sequence of the last update of the client's stream (0 before it activated this server). */

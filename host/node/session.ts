@@ -41,7 +41,7 @@ export abstract class Session<State extends string> {
     return this.liveness.suspect;
   }
 
-  private get isClosed(): boolean {
+  protected get isClosed(): boolean {
     return this.state === CLOSED;
   }
 

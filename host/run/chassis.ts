@@ -6,7 +6,8 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, openSync, closeSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { stringify } from "yaml";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { builtPath } from "../firmware.ts";
@@ -14,7 +15,8 @@ import type { Address, ProcessConfig, SocketAddress, SubsetJson } from "../node/
 import type { NodeStatus } from "../node/node.ts";
 import type { Impairment } from "../links/sim.ts";
 import { ptyPair, type PtyPair } from "../links/pty.ts";
-import type { NodeSpec, Topology } from "./topology.ts";
+import type { AuthSpec, NodeSpec, Topology } from "./topology.ts";
+import { generateCredential } from "../auth/trust.ts";
 
 interface Running {
   spec: NodeSpec;
@@ -32,9 +34,12 @@ export class Chassis {
   private readonly lines: { client: string; server: string; pair: PtyPair }[] = [];
   private readonly running = new Map<string, Running>();
   private nextId = 1;
+  /** Trust file and key folder the nodes prove themselves with (multicast needs proven clients). */
+  private readonly auth: AuthSpec | undefined;
 
   private constructor(readonly topology: Topology) {
     this.logDir = mkdtempSync(join(tmpdir(), "fibcast-run-"));
+    this.auth = topology.auth ?? (topology.multicast.via === "off" ? undefined : runCredentials(topology, this.logDir));
   }
 
   /** Starts every node of the topology; resolves when all serve. */
@@ -78,8 +83,16 @@ export class Chassis {
     const address = (s: string): Address =>
       this.addresses.get(s) ?? { serial: this.lines.find((l) => l.client === n.id && l.server === s)!.pair.a };
     const lines = this.lines.filter((l) => l.server === n.id).map((l) => l.pair.b);
+    const m = this.topology.multicast;
+    const serving = this.topology.nodes.filter((x) => x.role !== "npu");
     return {
       id: n.id, role: n.role, index: n.index, servers, sources: n.sources, timers: this.topology.timers, failbackMs: this.topology.failbackMs, resync: this.topology.resync, backlogBytes: this.topology.backlogBytes,
+      ...(m.via === "off" ? {} : {
+        // Each server's channels take 16 ports of their own: a line card's never collide with a route processor's.
+        multicast: { group: m.group, port: m.port + 16 * Math.max(0, serving.indexOf(n)), rateMbps: m.rateMbps, datagramBytes: m.datagramBytes, maxChannels: m.channels, interfaceAddress: m.interface, impairment: m.impairment },
+        ...(this.auth && existsSync(join(this.auth.keys, `${n.id}.key`)) ? { keyFile: join(this.auth.keys, `${n.id}.key`) } : {}),
+        ...(this.auth && n.role !== "npu" ? { trustFile: this.auth.trust } : {}),
+      }),
       ...(n.subset ? { subset: n.subset } : {}),
       ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
       ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),
@@ -262,4 +275,23 @@ function canListen(port: number): Promise<boolean> {
     s.once("error", () => resolve(false));
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A key for every node of a topology that gives none, and the trust file that lists them:
+ * a chassis that multicasts proves its cards, and a run without keys of its own gets them
+ * made for it (HMAC secrets, in the run's folder).
+ */
+function runCredentials(topology: Topology, dir: string): AuthSpec {
+  const keys = join(dir, "keys");
+  mkdirSync(keys, { mode: 0o700 });
+  const clients: Record<string, unknown> = {};
+  for (const n of topology.nodes) {
+    const made = generateCredential("hmac-sha256");
+    writeFileSync(join(keys, `${n.id}.key`), made.keyFile, { mode: 0o600 });
+    clients[n.id] = made.trustEntry;
+  }
+  const trust = join(dir, "trust.yaml");
+  writeFileSync(trust, stringify({ clients }));
+  return { trust, keys };
 }

@@ -11,6 +11,7 @@ import type { ResyncMode, Role } from "../wire/messages.ts";
 import type { SourceConfig } from "../node/sources.ts";
 import type { SubsetJson } from "../node/main.ts";
 import type { Impairment } from "../links/sim.ts";
+import type { MulticastImpairment } from "../links/multicast.ts";
 import type { Timers } from "../node/liveness.ts";
 import { DEFAULT_FAILBACK_MS } from "../node/node.ts";
 import { DEFAULT_BACKLOG_BYTES } from "../node/feed.ts";
@@ -35,6 +36,30 @@ export interface NodeSpec {
 
 export type StreamKind = "tcp" | "unix" | "serial" | "sim";
 
+/**
+ * Multicast distribution: `udp` real multicast on an interface; `sim` the simulated
+ * backplane, which is UDP on loopback with impairments at every receiver; `off` none.
+ */
+export interface MulticastSpec {
+  via: "udp" | "sim" | "off";
+  group: string;
+  /** The first port: each server node's channels take 16 ports from here on, in node order. */
+  port: number;
+  rateMbps: number;
+  datagramBytes: number;
+  /** Channels each server may open. */
+  channels: number;
+  /** Interface address to send and join on. */
+  interface: string;
+  impairment: MulticastImpairment;
+}
+
+/** Who may register: a trust file, and a folder of key files (<node>.key); generated for the run when absent. */
+export interface AuthSpec {
+  trust: string;
+  keys: string;
+}
+
 export interface Topology {
   file: string;
   nodes: NodeSpec[];
@@ -46,6 +71,8 @@ export interface Topology {
   resync: ResyncMode;
   /** Bytes of updates each server keeps per subset for cards to catch up from (0: none). */
   backlogBytes: number;
+  multicast: MulticastSpec;
+  auth: AuthSpec | undefined;
 }
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
@@ -129,7 +156,36 @@ export function parseTopology(doc: unknown, file: string): Topology {
   const resync = (root.resync ?? "digest") as ResyncMode;
   if (resync !== "digest" && resync !== "copy") fail("resync", `must be digest or copy, not ${JSON.stringify(root.resync)}`);
   const backlogBytes = Math.round((root.backlogMiB === undefined ? DEFAULT_BACKLOG_BYTES / 2 ** 20 : number(root.backlogMiB, "backlogMiB", 0, 1024)) * 2 ** 20);
-  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync, backlogBytes };
+  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync, backlogBytes, multicast: multicastSpec(), auth: authSpec() };
+
+  function multicastSpec(): MulticastSpec {
+    const m = root.multicast === undefined ? {} : record(root.multicast, file, "multicast");
+    const via = (m.via ?? "off") as MulticastSpec["via"];
+    if (!["udp", "sim", "off"].includes(via)) fail("multicast.via", `must be udp, sim or off, not ${JSON.stringify(m.via)}`);
+    const group = String(m.group ?? "239.77.0.1");
+    const octets = group.split(".").map(Number);
+    if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255)) || octets[0] < 224 || octets[0] > 239) fail("multicast.group", `${group} is not an IPv4 multicast group`);
+    const impairment: MulticastImpairment = {};
+    for (const k of ["loss", "reorder", "duplicate", "corrupt"] as const) if (m[k] !== undefined) impairment[k] = number(m[k], `multicast.${k}`, 0, 1);
+    return {
+      via, group,
+      port: m.port === undefined ? 5400 : number(m.port, "multicast.port", 1024, 65000),
+      rateMbps: m.rateMbps === undefined ? 800 : number(m.rateMbps, "multicast.rateMbps", 0.01, 100000),
+      datagramBytes: m.datagramBytes === undefined ? 8192 : number(m.datagramBytes, "multicast.datagramBytes", 512, 65000),
+      channels: m.channels === undefined ? 16 : number(m.channels, "multicast.channels", 1, 16),
+      interface: String(m.interface ?? "127.0.0.1"),
+      impairment,
+    };
+  }
+
+  function authSpec(): AuthSpec | undefined {
+    if (root.auth === undefined) return undefined;
+    const a = record(root.auth, file, "auth");
+    if (typeof a.trust !== "string" || typeof a.keys !== "string") fail("auth", "needs trust (a trust file) and keys (a folder of <node>.key files)");
+    const trust = resolve(base, a.trust as string);
+    if (!existsSync(trust)) fail("auth.trust", `no file ${trust}`);
+    return { trust, keys: resolve(base, a.keys as string) };
+  }
 
   function number(v: unknown, where: string, min: number, max: number): number {
     if (typeof v !== "number" || !(v >= min && v <= max)) fail(where, `must be a number from ${min} to ${max}`);

@@ -91,12 +91,14 @@ export interface RangeVerdict {
 
 /** Codes of the error message. */
 export const ERROR_NOT_REGISTERED = 1;   // the server has no session for this client: say hello again
+export const ERROR_BEYOND_BACKLOG = 2;   // a repair asked for updates the server no longer holds: activate again
 
 export type Message =
   | { type: "hello"; node: string; session: bigint; role: Role; maxVersion: number; capabilities: number; subset: Subset }
   | { type: "challenge"; server: string; nonce: Uint8Array }
-  | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; proof: Uint8Array }
-  | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; channels: Channel[] }
+  | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; share: Uint8Array; proof: Uint8Array }
+  | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; share: Uint8Array; channels: Channel[] }
+  | { type: "channels"; channels: Channel[] }
   | { type: "deny"; code: number; reason: string }
   | { type: "nexthops"; entries: NextHopEntry[] }
   | { type: "sources"; entries: SourceEntry[] }
@@ -108,7 +110,7 @@ export type Message =
   | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
   | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
   | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
-  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; routes: number; nexthops: bigint; resync: ResyncMode }
+  | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; routes: number; nexthops: bigint; resync: ResyncMode; multicast: boolean }
   | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
   | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
@@ -279,6 +281,27 @@ function readSubset(r: Reader): Subset {
   return { families, vrfs, prefixes };
 }
 
+/** A grant's key share: none (registration without authorization) or an X25519 public key. */
+function keyShare(r: Reader): Uint8Array {
+  const share = r.bytes(32);
+  if (share.length !== 0 && share.length !== 32) throw new RangeError(`key share of ${share.length} bytes`);
+  return share;
+}
+
+/** Channels: id · subset · group · port · key epoch · the channel key wrapped for the client. */
+function writeChannels(w: Writer, channels: readonly Channel[]): void {
+  w.varint(channels.length);
+  for (const c of channels) {
+    w.varint(c.id);
+    writeSubset(w, c.subset);
+    w.string(c.group).u16(c.port).varint(c.keyEpoch).bytes(c.key);
+  }
+}
+
+function readChannels(r: Reader): Channel[] {
+  return list(r, () => ({ id: r.varint(), subset: readSubset(r), group: r.string(), port: r.u16(), keyEpoch: r.varint(), key: r.bytes(256) }));
+}
+
 function list<T>(r: Reader, item: () => T): T[] {
   const n = r.varint();
   if (n > r.left) throw new ShortRead(`a list of ${n} items in ${r.left} bytes`);
@@ -307,25 +330,24 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   auth: {
     code: 0x03,
-    write: (w, m) => { w.string(m.node).u8(METHODS.indexOf(m.method)).bytes(m.proof); },
-    read: (r) => ({ type: "auth", node: r.string(), method: pick(METHODS, r.u8(), "auth method"), proof: r.bytes(1024) }),
+    write: (w, m) => { w.string(m.node).u8(METHODS.indexOf(m.method)); writeFixed(w, m.share, 32, "key share"); w.bytes(m.proof); },
+    read: (r) => ({ type: "auth", node: r.string(), method: pick(METHODS, r.u8(), "auth method"), share: fixed(r, 32), proof: r.bytes(1024) }),
   },
   grant: {
     code: 0x04,
     write: (w, m) => {
-      w.string(m.server).u8(SERVER_ROLES.indexOf(m.role)).u64(m.stream).varint(m.sequence).varint(m.heartbeatMs).u8(m.deadAfter);
-      w.varint(m.channels.length);
-      for (const c of m.channels) {
-        w.varint(c.id);
-        writeSubset(w, c.subset);
-        w.string(c.group).u16(c.port).varint(c.keyEpoch).bytes(c.key);
-      }
+      w.string(m.server).u8(SERVER_ROLES.indexOf(m.role)).u64(m.stream).varint(m.sequence).varint(m.heartbeatMs).u8(m.deadAfter).bytes(m.share);
+      writeChannels(w, m.channels);
     },
     read: (r) => ({
       type: "grant", server: r.string(), role: pick(SERVER_ROLES, r.u8(), "server role"), stream: r.u64(), sequence: r.varint(),
-      heartbeatMs: r.varint(), deadAfter: r.u8(),
-      channels: list(r, () => ({ id: r.varint(), subset: readSubset(r), group: r.string(), port: r.u16(), keyEpoch: r.varint(), key: r.bytes(256) })),
+      heartbeatMs: r.varint(), deadAfter: r.u8(), share: keyShare(r), channels: readChannels(r),
     }),
+  },
+  channels: {
+    code: 0x06,
+    write: (w, m) => writeChannels(w, m.channels),
+    read: (r) => ({ type: "channels", channels: readChannels(r) }),
   },
   deny: {
     code: 0x05,
@@ -393,10 +415,10 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   activate: {
     code: 0x30,
-    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6).varint(m.routes).u64(m.nexthops).u8(RESYNC_MODES.indexOf(m.resync)); },
+    write: (w, m) => { w.u64(m.stream).varint(m.sequence).u64(m.digest4).u64(m.digest6).varint(m.routes).u64(m.nexthops).u8(RESYNC_MODES.indexOf(m.resync)).u8(m.multicast ? 1 : 0); },
     read: (r) => ({
       type: "activate", stream: r.u64(), sequence: r.varint(), digest4: r.u64(), digest6: r.u64(), routes: r.varint(), nexthops: r.u64(),
-      resync: pick(RESYNC_MODES.slice(0, 2) as ResyncMode[], r.u8(), "resync mode"),
+      resync: pick(RESYNC_MODES.slice(0, 2) as ResyncMode[], r.u8(), "resync mode"), multicast: flag(r),
     }),
   },
   resync: {

@@ -74,11 +74,11 @@ export function* snapshotMessages(fib: Fib, nexthops: NextHopTable | undefined, 
   }
 }
 
-/** Sorted change records as wire-route bodies of at most CHUNK_BYTES each (fib: any FIB, as the encoder). */
-export function* recordChunks(fib: Fib, family: Family, records: Uint32Array): Generator<{ bytes: Uint8Array; count: number }> {
+/** Sorted change records as wire-route bodies of at most `chunkBytes` each (fib: any FIB, as the encoder). */
+export function* recordChunks(fib: Fib, family: Family, records: Uint32Array, chunkBytes = CHUNK_BYTES): Generator<{ bytes: Uint8Array; count: number }> {
   const words = recordWords(family);
   for (let at = 0; at < records.length;) {
-    const chunk = fib.encodeRoutes(family, records.subarray(at), CHUNK_BYTES);
+    const chunk = fib.encodeRoutes(family, records.subarray(at), chunkBytes);
     yield chunk;
     at += chunk.count * words;
   }

@@ -1,0 +1,140 @@
+// The receiving side's order of a channel: updates arrive by multicast out of order, twice,
+// or not at all, and their repairs by unicast; the table must take them one at a time, in
+// sequence. The sequencer holds what came early, hands on what is due, says which
+// sequences are missing, and when to ask for them. Pure: time comes in as an argument.
+//
+// A missing sequence is asked for (NAKed) once it has been missing for `reorderMs` — a
+// datagram merely overtaken arrives meanwhile — and asked for again every `renakMs` until
+// it comes. Missing sequences go out as ranges, a bounded number per request, oldest first:
+// many losses cost one request, not one each. The tail is found from the sender's
+// heartbeats, which name its last sequence.
+
+export interface SequencerOptions {
+  /** How long a sequence may be missing before it is asked for (default 3 ms). */
+  reorderMs?: number;
+  /** How long to wait for a repair before asking again (default 50 ms). */
+  renakMs?: number;
+  /** Most ranges in one request (default 64). */
+  maxRanges?: number;
+  /** Most updates held ahead of a gap; past it the sequencer has overflowed (default 65536). */
+  maxHeld?: number;
+}
+
+export class Sequencer<T> {
+  /** The next sequence due; undefined until the stream's base is known (everything is held). */
+  private due: number | undefined;
+  private readonly held = new Map<number, T>();
+  /** The last sequence the sender is known to have sent. */
+  private horizon = 0;
+  /** For each missing sequence seen: when it was found missing, and when last asked for. */
+  private readonly missingSince = new Map<number, { found: number; asked: number }>();
+  duplicates = 0;
+  private readonly reorderMs: number;
+  private readonly renakMs: number;
+  private readonly maxRanges: number;
+  private readonly maxHeld: number;
+
+  constructor(options: SequencerOptions = {}) {
+    this.reorderMs = options.reorderMs ?? 3;
+    this.renakMs = options.renakMs ?? 50;
+    this.maxRanges = options.maxRanges ?? 64;
+    this.maxHeld = options.maxHeld ?? 65536;
+  }
+
+  /** The stream continues after `sequence` (a resync brought the table there): what is held past it is due next. */
+  base(sequence: number): T[] {
+    this.due = sequence + 1;
+    for (const s of this.held.keys()) if (s <= sequence) this.held.delete(s);
+    for (const s of this.missingSince.keys()) if (s <= sequence) this.missingSince.delete(s);
+    this.horizon = Math.max(this.horizon, sequence);
+    return this.release();
+  }
+
+  /** Forgets everything: the session starts over. */
+  reset(): void {
+    this.due = undefined;
+    this.held.clear();
+    this.missingSince.clear();
+    this.horizon = 0;
+  }
+
+  get next(): number | undefined {
+    return this.due;
+  }
+
+  /** Whether more is held than the bound allows: the gap will not close by repair in time. */
+  get overflowed(): boolean {
+    return this.held.size > this.maxHeld;
+  }
+
+  /**
+   * An update arrived (by multicast or repair): the updates now due, in order (none if it
+   * came early); "duplicate" if it was applied or is held already (counted).
+   */
+  push(sequence: number, item: T): T[] | "duplicate" {
+    if ((this.due !== undefined && sequence < this.due) || this.held.has(sequence)) {
+      this.duplicates++;
+      return "duplicate";
+    }
+    this.held.set(sequence, item);
+    this.missingSince.delete(sequence);
+    this.horizon = Math.max(this.horizon, sequence);
+    return this.release();
+  }
+
+  /** The sender has sent up to `sequence` (its heartbeat): any of those not here are missing. */
+  heard(sequence: number): void {
+    this.horizon = Math.max(this.horizon, sequence);
+  }
+
+  /** Whether any sequence up to the horizon is missing. */
+  get gapped(): boolean {
+    return this.due !== undefined && this.due <= this.horizon;
+  }
+
+  /**
+   * The missing sequences to ask for now, as [from, count] ranges, oldest first, and notes
+   * them asked. Empty when nothing is missing or it is too soon.
+   */
+  requests(now: number): [from: number, count: number][] {
+    if (this.due === undefined) return [];
+    const out: [number, number][] = [];
+    for (let s = this.due; s <= this.horizon && out.length < this.maxRanges; s++) {
+      if (this.held.has(s)) continue;
+      let m = this.missingSince.get(s);
+      if (!m) this.missingSince.set(s, (m = { found: now, asked: -Infinity }));
+      if (now - m.found < this.reorderMs || now - m.asked < this.renakMs) continue;
+      m.asked = now;
+      const last = out.at(-1);
+      if (last && last[0] + last[1] === s) last[1]++;
+      else out.push([s, 1]);
+    }
+    return out;
+  }
+
+  /** When requests() may next have something to ask, if anything is missing. */
+  wakeAt(): number | undefined {
+    if (!this.gapped) return undefined;
+    let at = Infinity;
+    for (let s = this.due!; s <= this.horizon; s++) {
+      if (this.held.has(s)) continue;
+      const m = this.missingSince.get(s);
+      if (!m) return 0;
+      at = Math.min(at, Math.max(m.found + this.reorderMs, m.asked + this.renakMs));
+      if (at === 0) break;
+    }
+    return at;
+  }
+
+  private release(): T[] {
+    if (this.due === undefined) return [];
+    const out: T[] = [];
+    for (let item = this.held.get(this.due); item !== undefined; item = this.held.get(this.due)) {
+      this.held.delete(this.due);
+      this.missingSince.delete(this.due);
+      out.push(item);
+      this.due++;
+    }
+    return out;
+  }
+}
