@@ -36,16 +36,18 @@ test("sequencer: before its base everything is held; the base releases what foll
   assert.is(s.next, 6);
 });
 
-test("sequencer: a gap is asked for after the reorder wait, as ranges, and again only after the re-NAK wait", () => {
-  const s = new Sequencer<number>({ reorderMs: 3, renakMs: 50 });
+test("sequencer: a gap is asked for after the reorder wait, as ranges; again once answered and the re-NAK wait is over, or when the request seems lost", () => {
+  const s = new Sequencer<number>({ reorderMs: 3, renakMs: 50, lostNakMs: 1000 });
   s.base(0);
   for (const x of [1, 2, 5, 6, 9]) s.push(x, x);
   assert.equal(s.requests(0), [], "too soon: it may only be overtaken");
   assert.equal(s.requests(3), [[3, 2], [7, 2]]);
-  assert.equal(s.requests(20), [], "asked already");
+  assert.equal(s.requests(60), [], "not answered yet: the repair may be on its way");
   s.push(3, 3);
-  assert.equal(s.requests(53), [[4, 1], [7, 2]]);
-  assert.is(s.wakeAt(), 103);
+  s.answered(4);
+  assert.equal(s.requests(60), [[4, 1]], "answered, and still missing: the repair was lost");
+  assert.is(s.wakeAt(), 1003, "7 and 8: unanswered, asked again when the request is taken for lost");
+  assert.equal(s.requests(1003), [[7, 2]]);
 });
 
 test("sequencer: a loss at the tail shows only from the sender's heartbeat", () => {

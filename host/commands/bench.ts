@@ -8,6 +8,7 @@ import { benchLookup } from "../../bench/lookup.ts";
 import { benchWire } from "../../bench/wire.ts";
 import { benchProgram } from "../../bench/program.ts";
 import { benchFailover } from "../../bench/failover.ts";
+import { benchMulticast } from "../../bench/multicast.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
 import { UsageError, type Context } from "../cli-support.ts";
 
@@ -17,7 +18,7 @@ export interface BenchArgs {
   quick: boolean;
 }
 
-const BENCHMARKS = ["lookup", "wire", "program", "failover"];
+const BENCHMARKS = ["lookup", "wire", "program", "failover", "multicast"];
 
 export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
   const unknown = names.filter((n) => !BENCHMARKS.includes(n));
@@ -38,6 +39,7 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
   if (chosen.includes("wire")) report.wire = benchWire(routes, { quick: args.quick, log: ctx.log });
   if (chosen.includes("program")) report.program = await benchProgram({ quick: args.quick, log: ctx.log });
   if (chosen.includes("failover")) report.failover = await benchFailover({ quick: args.quick, log: ctx.log });
+  if (chosen.includes("multicast")) report.multicast = await benchMulticast({ quick: args.quick, log: ctx.log });
   if (args.json) {
     await ctx.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
@@ -65,6 +67,13 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
             `${m.diffEntries} entries  to NPUs ${m.bytesDownstream} B (${m.downstreamRatio}× the difference each)  (full resend: FPM ${f.fullResend.fpmBytes} B, snapshot ${f.fullResend.snapshotBytes} B)\n`,
         );
       }
+    }
+    const m = report.multicast as Awaited<ReturnType<typeof benchMulticast>> | undefined;
+    for (const r of m?.runs ?? []) {
+      await ctx.write(
+        `multicast  ${r.routes} IPv4 routes to ${r.receivers} card(s), ${r.lossRate * 100}% loss  sent ${r.senderBytes} B (${r.senderBytesPerRoute} B/route)  ` +
+          `repairs ${r.repairBytes} B for ${r.lostBytes} B lost  converged ${r.convergeMs} ms\n`,
+      );
     }
     for (const r of (report.wire as ReturnType<typeof benchWire>) ?? []) {
       await ctx.write(

@@ -43,6 +43,8 @@ export interface ImpairmentCounters {
   arrived: number;
   delivered: number;
   lost: number;
+  /** Bytes of the datagrams lost. */
+  lostBytes: number;
   reordered: number;
   duplicated: number;
   corrupted: number;
@@ -72,6 +74,7 @@ export function impaired(listener: (d: Uint8Array) => void, knobs: () => Multica
     release(false);
     if (rnd.float() < loss) {
       counters.lost++;
+      counters.lostBytes += datagram.length;
       return;
     }
     const copies = rnd.float() < duplicate ? 2 : 1;
@@ -94,7 +97,7 @@ export function impaired(listener: (d: Uint8Array) => void, knobs: () => Multica
   };
 }
 
-export const newImpairmentCounters = (): ImpairmentCounters => ({ arrived: 0, delivered: 0, lost: 0, reordered: 0, duplicated: 0, corrupted: 0 });
+export const newImpairmentCounters = (): ImpairmentCounters => ({ arrived: 0, delivered: 0, lost: 0, lostBytes: 0, reordered: 0, duplicated: 0, corrupted: 0 });
 
 export interface UdpOptions {
   /** Address of the interface to send and join on (default 127.0.0.1: loopback). */

@@ -33,7 +33,9 @@ export class ChannelSender {
   private key = new Uint8Array(0);
   private readonly sealer: Sealer;
   readonly rate: RateControl;
-  private readonly queue: Uint8Array[] = [];
+  private readonly queue: { datagram: Uint8Array; sequence: number }[] = [];
+  /** The last update put on the wire (a repair can be asked for it: the ones still queued are not lost). */
+  lastSent = 0;
   private queueHead = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -63,14 +65,14 @@ export class ChannelSender {
   /** Multicasts update batches, in order, behind any still waiting for the rate. */
   publish(updates: readonly Update[]): void {
     for (const u of updates) {
-      this.counters.updateBytes += this.enqueue(encodeMessage(u));
+      this.counters.updateBytes += this.enqueue(encodeMessage(u), u.sequence);
       this.counters.updates++;
     }
   }
 
   /** Multicasts a heartbeat naming the channel's last sequence (it goes behind the updates it names). */
   heartbeat(sequence: number): void {
-    this.enqueue(encodeMessage({ type: "heartbeat", timeMs: Date.now(), sequences: [[this.spec.id, sequence]] }));
+    this.enqueue(encodeMessage({ type: "heartbeat", timeMs: Date.now(), sequences: [[this.spec.id, sequence]] }), 0);
     this.counters.heartbeats++;
   }
 
@@ -88,11 +90,11 @@ export class ChannelSender {
   }
 
   /** Seals and queues a frame; returns the datagram's size. */
-  private enqueue(frame: Uint8Array): number {
+  private enqueue(frame: Uint8Array, sequence: number): number {
     if (this.closed) return 0;
     // Sealed now, with the key of now: a re-key applies to what is published after it.
     const d = this.sealer.seal(frame);
-    this.queue.push(d);
+    this.queue.push({ datagram: d, sequence });
     if (this.timer === undefined) this.drain();
     return d.length;
   }
@@ -100,7 +102,7 @@ export class ChannelSender {
   private drain(): void {
     this.timer = undefined;
     while (this.queueHead < this.queue.length) {
-      const d = this.queue[this.queueHead];
+      const { datagram: d, sequence } = this.queue[this.queueHead];
       const wait = this.rate.take(d.length, performance.now());
       if (wait > 0) {
         this.timer = setTimeout(() => this.drain(), Math.max(1, wait));
@@ -109,6 +111,7 @@ export class ChannelSender {
       this.transport.send(this.spec, d);
       this.counters.datagrams++;
       this.counters.bytes += d.length;
+      if (sequence > 0) this.lastSent = sequence;
       this.queueHead++;
     }
     this.queue.length = 0;

@@ -4,16 +4,20 @@
 // sequences are missing, and when to ask for them. Pure: time comes in as an argument.
 //
 // A missing sequence is asked for (NAKed) once it has been missing for `reorderMs` — a
-// datagram merely overtaken arrives meanwhile — and asked for again every `renakMs` until
-// it comes. Missing sequences go out as ranges, a bounded number per request, oldest first:
+// datagram merely overtaken arrives meanwhile. It is asked for again only once the sender
+// said it answered the request (its repair must then have been lost on the way) and
+// `renakMs` have passed, or after `lostNakMs` with no answer (the request was lost): a
+// receiver too busy to read its repairs yet does not ask for them twice. Missing sequences go out as ranges, a bounded number per request, oldest first:
 // many losses cost one request, not one each. The tail is found from the sender's
 // heartbeats, which name its last sequence.
 
 export interface SequencerOptions {
   /** How long a sequence may be missing before it is asked for (default 3 ms). */
   reorderMs?: number;
-  /** How long to wait for a repair before asking again (default 50 ms). */
+  /** Least time between two requests for one sequence (default 50 ms). */
   renakMs?: number;
+  /** How long an unanswered request waits before it is taken for lost (default 1 s). */
+  lostNakMs?: number;
   /** Most ranges in one request (default 64). */
   maxRanges?: number;
   /** Most updates held ahead of a gap; past it the sequencer has overflowed (default 65536). */
@@ -27,16 +31,18 @@ export class Sequencer<T> {
   /** The last sequence the sender is known to have sent. */
   private horizon = 0;
   /** For each missing sequence seen: when it was found missing, and when last asked for. */
-  private readonly missingSince = new Map<number, { found: number; asked: number }>();
+  private readonly missingSince = new Map<number, { found: number; asked: number; answered: boolean }>();
   duplicates = 0;
   private readonly reorderMs: number;
   private readonly renakMs: number;
+  private readonly lostNakMs: number;
   private readonly maxRanges: number;
   private readonly maxHeld: number;
 
   constructor(options: SequencerOptions = {}) {
     this.reorderMs = options.reorderMs ?? 3;
     this.renakMs = options.renakMs ?? 50;
+    this.lostNakMs = options.lostNakMs ?? 1000;
     this.maxRanges = options.maxRanges ?? 64;
     this.maxHeld = options.maxHeld ?? 65536;
   }
@@ -102,9 +108,10 @@ export class Sequencer<T> {
     for (let s = this.due; s <= this.horizon && out.length < this.maxRanges; s++) {
       if (this.held.has(s)) continue;
       let m = this.missingSince.get(s);
-      if (!m) this.missingSince.set(s, (m = { found: now, asked: -Infinity }));
-      if (now - m.found < this.reorderMs || now - m.asked < this.renakMs) continue;
+      if (!m) this.missingSince.set(s, (m = { found: now, asked: -Infinity, answered: false }));
+      if (now < this.askAt(m)) continue;
       m.asked = now;
+      m.answered = false;
       const last = out.at(-1);
       if (last && last[0] + last[1] === s) last[1]++;
       else out.push([s, 1]);
@@ -120,10 +127,20 @@ export class Sequencer<T> {
       if (this.held.has(s)) continue;
       const m = this.missingSince.get(s);
       if (!m) return 0;
-      at = Math.min(at, Math.max(m.found + this.reorderMs, m.asked + this.renakMs));
+      at = Math.min(at, this.askAt(m));
       if (at === 0) break;
     }
     return at;
+  }
+
+  /** The sender answered every request for sequences up to `sequence` made so far. */
+  answered(sequence: number): void {
+    for (const [s, m] of this.missingSince) if (s <= sequence && m.asked > -Infinity) m.answered = true;
+  }
+
+  private askAt(m: { found: number; asked: number; answered: boolean }): number {
+    if (m.asked === -Infinity) return m.found + this.reorderMs;
+    return m.asked + (m.answered ? this.renakMs : this.lostNakMs);
   }
 
   private release(): T[] {

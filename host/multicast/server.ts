@@ -50,6 +50,8 @@ export interface ChannelStatus {
   members: number;
   receiving: number;
   rateBytes: number;
+  /** Times NAKs lowered the rate. */
+  rateDecreases: number;
   /** The member furthest behind, and the last update it applied. */
   slowest: { client: string; acked: number } | null;
   counters: SenderCounters;
@@ -90,6 +92,12 @@ export class ChannelServer {
   /** A member activated with multicast on: its channel starts a heartbeat at once, so a loss at the start shows. */
   activated(member: ChannelMember): void {
     for (const [id, set] of this.members) if (set.has(member)) this.senders.get(id)!.heartbeat(this.sequenceOf(this.senders.get(id)!.spec.subset));
+  }
+
+  /** The last update a member's channel has put on the wire. */
+  lastSent(member: ChannelMember): number {
+    for (const [id, set] of this.members) if (set.has(member)) return this.senders.get(id)!.lastSent;
+    return 0;
   }
 
   leave(member: ChannelMember): void {
@@ -135,7 +143,7 @@ export class ChannelServer {
       const slowest = receiving.sort((a, b) => a.acked - b.acked)[0];
       return {
         id: s.spec.id, group: s.spec.group, port: s.spec.port, epoch: s.epoch, members: on.length, receiving: receiving.length,
-        rateBytes: Math.round(s.rate.rate), slowest: slowest ? { client: slowest.name, acked: slowest.acked } : null, counters: { ...s.counters },
+        rateBytes: Math.round(s.rate.rate), rateDecreases: s.rate.decreases, slowest: slowest ? { client: slowest.name, acked: slowest.acked } : null, counters: { ...s.counters },
       };
     });
   }

@@ -100,7 +100,11 @@ export class ClientSession extends Session<ClientState> {
   private kek: Uint8Array | undefined;
   /** The channel our updates come on, once joined, and the order they are put in. */
   receiver: ChannelReceiver | undefined;
-  private readonly sequencer = new Sequencer<Extract<Message, { type: "update" }>>();
+  /**
+   * A repair asked for is asked again after four heartbeat intervals: long enough for a
+   * repair queued behind a large one on a busy link, short against the silence limit.
+   */
+  private readonly sequencer: Sequencer<Extract<Message, { type: "update" }>>;
   private nakTimer: ReturnType<typeof setTimeout> | undefined;
   private nakDue = 0;
   /** Whether this activation takes its updates by multicast. */
@@ -112,6 +116,7 @@ export class ClientSession extends Session<ClientState> {
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
     this.assembler = new SnapshotAssembler(host.fib);
+    this.sequencer = new Sequencer({ renakMs: 4 * host.timers.heartbeatMs });
     this.hello();
   }
 
@@ -175,6 +180,10 @@ export class ClientSession extends Session<ClientState> {
       case "update":
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
         return this.viaMulticast ? this.sequenced(m) : this.updateIn(m);
+      case "ack":
+        // The server answered our requests for repairs up to this sequence.
+        if (this.viaMulticast && m.channel === this.receiver?.spec.id) this.sequencer.answered(m.sequence);
+        return this.scheduleNaks();
       case "retransmission":
         this.multicastCounters.repairs++;
         return this.sequenced({ ...m, type: "update" });
@@ -396,10 +405,12 @@ export class ClientSession extends Session<ClientState> {
     if (at === undefined || (this.nakTimer !== undefined && this.nakDue <= at)) return;
     if (this.nakTimer !== undefined) clearTimeout(this.nakTimer);
     this.nakDue = at;
-    this.nakTimer = setTimeout(() => {
+    // The timer fires before the loop reads its sockets; the NAK waits for that read
+    // (setImmediate), or a node busy for a while would ask for datagrams already waiting.
+    this.nakTimer = setTimeout(() => setImmediate(() => {
       this.nakTimer = undefined;
       this.sendNaks();
-    }, Math.max(0, at - performance.now()));
+    }), Math.max(0, at - performance.now()));
   }
 
   private sendNaks(): void {

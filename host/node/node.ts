@@ -220,7 +220,8 @@ export class Node implements ServerHost, ClientHost {
       this.sourceRoutes.set(entry.id, table);
       for (const family of [4, 6] as const) {
         for (const piece of pieces(table[family], recordWords(family), 65536)) {
-          this.rib!.updateRecords(entry.id, family, piece);
+          // Loaded while serving (a source added at run time), it reaches clients and peers as changes.
+          this.sourceChanged(entry.id, { delta: deltaOf(family, this.rib!.updateRecords(entry.id, family, piece)), applied: deltaOf(family, piece) });
           await slicer.turn();
         }
       }

@@ -22,7 +22,7 @@ import type { Fib } from "../fib.ts";
 import type { NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
 import { randomBytes, type KeyObject } from "node:crypto";
-import { CAP_MULTICAST, ERROR_BEYOND_BACKLOG, ERROR_NOT_REGISTERED, type Channel, type Message, type Role, type Subset } from "../wire/messages.ts";
+import { CAP_MULTICAST, ERROR_BEYOND_BACKLOG, ERROR_NOT_REGISTERED, encodeMessage, type Channel, type Message, type Role, type Subset } from "../wire/messages.ts";
 import { authTranscript, type Trust } from "../auth/trust.ts";
 import { newKeyShare, sessionKek } from "../auth/keys.ts";
 import type { ChannelServer } from "../multicast/server.ts";
@@ -75,8 +75,6 @@ export interface ServerHost {
   sessionResumed(session: ServerSession, silentMs: number): void;
 }
 
-/** A repair is not sent again within this time: the NAK that repeats it crossed it on the way. */
-const REPAIR_HOLD_MS = 20;
 
 /** Which roles may register with which. */
 const CLIENTS_OF: Record<Role, readonly Role[]> = { rp: ["rp", "lc"], lc: ["npu"], npu: [] };
@@ -373,7 +371,7 @@ export class ServerSession extends Session<ServerState> {
 
   /**
    * The client missed updates of its channel: sent again on this link, each at most once
-   * per NAK interval. One the feed no longer holds cannot be repaired: the client is told
+   * per heartbeat interval (a NAK repeated sooner crossed the repair on the way). One the feed no longer holds cannot be repaired: the client is told
    * to activate again (a digest resync of the difference).
    */
   private nak(m: Extract<Message, { type: "nak" }>): void {
@@ -388,15 +386,18 @@ export class ServerSession extends Session<ServerState> {
         return;
       }
       for (const u of held) {
-        if (now - (this.repairedAt.get(u.sequence) ?? -Infinity) < REPAIR_HOLD_MS) continue;
+        if (now - (this.repairedAt.get(u.sequence) ?? -Infinity) < this.host.timers.heartbeatMs) continue;
         this.repairedAt.set(u.sequence, now);
         const r: Message = { type: "retransmission", channel: m.channel, sequence: u.sequence, family: u.family, count: u.count, data: u.data };
         if (!this.send(r)) return;
         repairs++;
-        bytes += u.data.length;
+        bytes += encodeMessage(r).length;
       }
     }
-    if (this.repairedAt.size > 65536) for (const [seq, at] of this.repairedAt) if (now - at >= REPAIR_HOLD_MS) this.repairedAt.delete(seq);
+    // Answered: a repair the client still lacks after this was lost on the way.
+    const asked = m.ranges.reduce((last, [from, count]) => Math.max(last, from + count - 1), 0);
+    if (!this.send({ type: "ack", channel: m.channel, sequence: asked })) return;
+    if (this.repairedAt.size > 65536) for (const [seq, at] of this.repairedAt) if (now - at >= this.host.timers.heartbeatMs) this.repairedAt.delete(seq);
     this.host.channels!.nakked(this, repairs, bytes);
   }
 
@@ -415,7 +416,10 @@ export class ServerSession extends Session<ServerState> {
   }
 
   protected heartbeat(): void {
-    const sequences = this.client?.role === "rp" ? this.host.peerSequences(this) : [[0, this.sequence] as [number, number]];
+    // A client on the channel hears of what the channel has sent: updates still waiting
+    // for the channel's rate are not missing.
+    const last = this.viaMulticast ? this.host.channels!.lastSent(this) : this.sequence;
+    const sequences = this.client?.role === "rp" ? this.host.peerSequences(this) : [[0, last] as [number, number]];
     this.send({ type: "heartbeat", timeMs: Date.now(), sequences });
   }
 
