@@ -53,6 +53,30 @@ test("over Unix sockets; a step that fails fails the run, with the reason", () =
   assert.match(report.steps[2].error!, /nosuch is not running/);
 });
 
+test("multicast over UDP with 5% loss, reordering and duplication: cards and engines take churn on sealed channels and converge, through a failover", () => {
+  const topology = join(dir, "multicast.yaml");
+  writeFileSync(topology, [
+    "nodes:",
+    "  rp0: { role: rp, sources: [ { protocol: bgp, distance: 20, generate: { v4: 20000, v6: 5000, seed: 2 } } ] }",
+    "  rp1: { role: rp, peers: [rp0], sources: [ { protocol: ospf, distance: 110, generate: { v4: 2000, seed: 9 } } ] }",
+    "  lc0: { role: lc, servers: [rp0, rp1] }",
+    "  lc1: { role: lc, servers: [rp0, rp1] }",
+    "  lc0.npu0: { role: npu, servers: [lc0] }",
+    `multicast: { via: sim, port: ${30000 + (process.pid % 20000)}, loss: 0.05, reorder: 0.02, duplicate: 0.02 }`,
+  ].join("\n"));
+  const { status, report, stderr } = fibcastRun(topology, "steps:\n  - wait: converged\n  - churn: { node: rp0, updates: 20000, rate: 20000 }\n  - wait: converged\n  - kill: rp0\n  - churn: { node: rp1, updates: 5000, rate: 10000 }\n  - wait: converged\n");
+  assert.is(status, 0, stderr);
+  for (const [id, n] of Object.entries(report.nodes)) if (n.up) assert.equal(n.digest, n.expectedDigest, `${id} holds what it should`);
+  for (const id of ["lc0", "lc1", "lc0.npu0"]) {
+    const r = report.nodes[id].channels.receiving;
+    assert.is(r.length, 1, `${id} is on the channel of its one live server`);
+    assert.ok(r[0].updates > 0, `${id} took updates by multicast`);
+  }
+  const served = report.nodes.rp1.channels.serving[0];
+  assert.is(served.receiving, 2, "both cards on rp1's channel after the failover");
+  assert.ok(report.nodes.lc0.channels.serving[0].counters.updates > 0, "lc0 re-published to its engine on its own channel");
+});
+
 test("over serial lines: a restarted route processor is found again on the line that stayed up", () => {
   const serial = join(dir, "serial.yaml");
   writeFileSync(serial, readFileSync("examples/chassis.yaml", "utf8")

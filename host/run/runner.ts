@@ -27,6 +27,8 @@ export interface NodeReport {
   failovers: number;
   resyncs: Resync[];
   counters: Record<string, number>;
+  /** Multicast channels it serves and receives (docs/multicast.md). */
+  channels: NodeStatus["channels"];
 }
 
 export interface Report {
@@ -192,6 +194,7 @@ async function reportNodes(chassis: Chassis): Promise<Record<string, NodeReport>
       failovers: s?.failovers ?? 0,
       resyncs: s?.resyncs ?? [],
       counters: s?.counters ?? {},
+      channels: s?.channels ?? { serving: [], receiving: [] },
     };
   }
   return out;
