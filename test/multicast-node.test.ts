@@ -36,6 +36,8 @@ interface BenchOptions {
   subsets?: (Subset | undefined)[];
   maxChannels?: number;
   backlogBytes?: number;
+  /** One-way latency of the cards' links (default 1 ms). */
+  latencyMs?: number;
   /** More options for the first card (a line card that serves engines). */
   first?: Partial<NodeOptions>;
 }
@@ -62,7 +64,7 @@ async function bench(n: number, options: BenchOptions = {}): Promise<Bench> {
     const subset = options.subsets?.[i];
     cards.push(card({ id, servers: ["rp0"], credential: hmac(id, secrets.get(id)!), multicast: multicast(7000 + 16 * i), ...(subset ? { subset } : {}), ...(i === 0 ? options.first : {}) }));
   }
-  for (const c of cards) wire(rp, c);
+  for (const c of cards) wire(rp, c, options.latencyMs);
   return { rp, cards, backplane, secrets };
 }
 
@@ -70,8 +72,8 @@ function card(o: Omit<NodeOptions, "firmware" | "timers" | "role">): Node {
   return new Node({ firmware, timers, memoryMiB: 32, role: "lc", ...o });
 }
 
-function wire(server: Node, client: Node): SimLink {
-  const link = new SimLink({ latencyMs: 1 });
+function wire(server: Node, client: Node, latencyMs = 1): SimLink {
+  const link = new SimLink({ latencyMs });
   server.accept(new FramedLink(link.a, { maxQueuedBytes: 64 << 20 }));
   client.connect(server.id, new FramedLink(link.b, { maxQueuedBytes: 64 << 20 }));
   return link;
@@ -158,6 +160,13 @@ test("a card with no key, or the wrong one, is refused and learns nothing", asyn
   const text = logs.join("\n");
   assert.match(text, /lc9 is not in the trust file/);
   assert.match(text, /lc0's proof does not verify/);
+  stop(b);
+});
+
+test("a slow link: the hello is said again before the challenge arrives, and the same challenge and answer still register the card", async () => {
+  // 80 ms each way: past the 60 ms after which an unanswered hello is said again.
+  const b = await bench(1, { latencyMs: 80 });
+  await until("the card synced on its channel", () => allConverged(b) && channelOf(b.rp)?.receiving === 1, 10000, [b.rp, ...b.cards]);
   stop(b);
 });
 

@@ -96,14 +96,11 @@ export class ClientSession extends Session<ClientState> {
   private syncMovedAt = 0;
   private readonly assembler: SnapshotAssembler;
   /** Our side of the key agreement while a challenge is answered. */
-  private keyShare: { privateKey: KeyObject; nonce: Uint8Array } | undefined;
+  private keyShare: { privateKey: KeyObject; nonce: Uint8Array; auth: Message } | undefined;
   private kek: Uint8Array | undefined;
   /** The channel our updates come on, once joined, and the order they are put in. */
   receiver: ChannelReceiver | undefined;
-  /**
-   * A repair asked for is asked again after four heartbeat intervals: long enough for a
-   * repair queued behind a large one on a busy link, short against the silence limit.
-   */
+  /** Our channel's updates in order, and which missing ones to ask for when (sequencer.ts). */
   private readonly sequencer: Sequencer<Extract<Message, { type: "update" }>>;
   private nakTimer: ReturnType<typeof setTimeout> | undefined;
   private nakDue = 0;
@@ -116,7 +113,10 @@ export class ClientSession extends Session<ClientState> {
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
     this.assembler = new SnapshotAssembler(host.fib);
-    this.sequencer = new Sequencer({ renakMs: 4 * host.timers.heartbeatMs });
+    // An unanswered request is taken for lost only after 20 silence limits: the unicast
+    // link loses nothing it delivers, and a card busy applying a large batch reads its
+    // answers late.
+    this.sequencer = new Sequencer({ renakMs: 4 * host.timers.heartbeatMs, lostNakMs: 20 * host.timers.heartbeatMs * host.timers.deadAfter });
     this.hello();
   }
 
@@ -204,10 +204,14 @@ export class ClientSession extends Session<ClientState> {
     if (this.state !== "registering") return;
     const credential = this.host.credential;
     if (!credential) return this.close(`${this.server} asks who we are and this node has no key to prove it`);
+    // The same challenge again (our hello was said twice): the same answer, whose key share
+    // the grant will be for.
+    if (this.keyShare && Buffer.compare(this.keyShare.nonce, m.nonce) === 0) return void this.link.send(this.keyShare.auth);
     const { privateKey, share } = newKeyShare();
-    this.keyShare = { privateKey, nonce: m.nonce };
     const proof = prove(credential, authTranscript(m.server, this.host.id, this.id, m.nonce, share));
-    this.link.send({ type: "auth", node: this.host.id, method: credential.method, share, proof });
+    const auth: Message = { type: "auth", node: this.host.id, method: credential.method, share, proof };
+    this.keyShare = { privateKey, nonce: m.nonce, auth };
+    this.link.send(auth);
   }
 
   /** Registered. A channel granted is joined (its key unwrapped) before the session is a standby. */

@@ -178,6 +178,9 @@ export class ServerSession extends Session<ServerState> {
     }
     if (!CLIENTS_OF[this.host.role].includes(m.role)) return this.refuse(m.node, `a ${m.role} does not register with a ${this.host.role}`);
     if (!this.host.trust) return this.register(m);
+    // The same session's hello again (it heard nothing yet): the same challenge, so that
+    // an answer already on its way still matches.
+    if (this.challenged?.hello.session === m.session) return void this.send({ type: "challenge", server: this.host.id, nonce: this.challenged.nonce });
     // Who it is must be proven before it learns anything: a challenge, answered over a
     // transcript that binds this server, the session, the nonce and its key share.
     const { privateKey, share } = newKeyShare();
