@@ -72,8 +72,12 @@ function card(o: Omit<NodeOptions, "firmware" | "timers" | "role">): Node {
   return new Node({ firmware, timers, memoryMiB: 32, role: "lc", ...o });
 }
 
+/** Every link made, to cut when a test ends (sessions that end stop their heartbeats). */
+const links: SimLink[] = [];
+
 function wire(server: Node, client: Node, latencyMs = 1): SimLink {
   const link = new SimLink({ latencyMs });
+  links.push(link);
   server.accept(new FramedLink(link.a, { maxQueuedBytes: 64 << 20 }));
   client.connect(server.id, new FramedLink(link.b, { maxQueuedBytes: 64 << 20 }));
   return link;
@@ -95,6 +99,7 @@ const receiving = (c: Node) => c.status().channels.receiving[0];
 function stop(b: Bench): void {
   b.rp.channels?.close();
   for (const c of b.cards) c.channels?.close();
+  for (const l of links.splice(0)) l.cut();
 }
 
 test("proven cards are granted a sealed channel and take churn by multicast: the route processor sends each update once", async () => {

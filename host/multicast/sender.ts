@@ -106,6 +106,8 @@ export class ChannelSender {
       const wait = this.rate.take(d.length, performance.now());
       if (wait > 0) {
         this.timer = setTimeout(() => this.drain(), Math.max(1, wait));
+        // The node's sockets keep its process alive, not a pacing timer.
+        this.timer.unref?.();
         return;
       }
       this.transport.send(this.spec, d);

@@ -415,6 +415,7 @@ export class ClientSession extends Session<ClientState> {
       this.nakTimer = undefined;
       this.sendNaks();
     }), Math.max(0, at - performance.now()));
+    this.nakTimer.unref?.();
   }
 
   private sendNaks(): void {
