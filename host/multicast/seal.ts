@@ -8,11 +8,15 @@
 //   └─────────┴─────────────────┴─────────────────┴────────────────────┴───────────┴─────────┘
 //    └──────────── associated data: authenticated, not encrypted ───┘
 //
-// The nonce is 4 random bytes per sealer and a 64-bit count of the datagrams it sealed:
-// never the same twice under one key (a re-key brings a new key, so the count may start
-// over). Inside is one frame (frame.ts). A receiver holds the key of the current epoch
-// only: what was sealed under an older one is refused, so a client evicted by a re-key
-// reads nothing that follows, and a replay from before the re-key does not open.
+// The nonce is 4 random bytes per sealer and a 64-bit count of the datagrams it sealed.
+// The count runs on across re-keys rather than starting over: a new key would make that
+// safe, but a re-key that handed the same key again would then repeat nonces, which under
+// GCM gives away the authentication key. Two sealers of one key (say a restart) differ in
+// their random bytes. Inside is one frame (frame.ts).
+//
+// A receiver holds the key of the current epoch only: what was sealed under an older one
+// is refused, so a client evicted by a re-key reads nothing that follows, and a replay
+// from before the re-key does not open.
 
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 
@@ -21,17 +25,12 @@ const HEADER = 21;
 const TAG = 16;
 export const SEAL_OVERHEAD = HEADER + TAG;
 
+/** Why a datagram is refused: its kind for counters and tests, the message for logs. */
 export class SealError extends Error {
   override name = "SealError";
   constructor(readonly kind: "short" | "version" | "channel" | "old-epoch" | "unknown-epoch" | "tag", message: string) {
     super(message);
   }
-}
-
-/** The channel a datagram says it is of (a receiver of several channels dispatches by it); undefined if too short. */
-export function peekChannel(datagram: Uint8Array): number | undefined {
-  if (datagram.length < SEAL_OVERHEAD) return undefined;
-  return new DataView(datagram.buffer, datagram.byteOffset).getUint32(1);
 }
 
 export class Sealer {
@@ -40,17 +39,23 @@ export class Sealer {
   private readonly salt = randomBytes(4);
   private count = 0n;
 
-  constructor(private readonly channel: number) {}
+  /** Throws RangeError for a channel that is not a u32. */
+  constructor(private readonly channel: number) {
+    checkU32(channel, "channel");
+  }
 
+  /** The epoch of the key in use; 0 before the first. */
   get epoch(): number {
     return this.keyEpoch;
   }
 
+  /** Seals with `key` from now on. Throws RangeError for a key not 32 bytes, or an epoch not a u32 after the current one. */
   rekey(epoch: number, key: Uint8Array): void {
+    checkU32(epoch, "key epoch");
     if (key.length !== 32) throw new RangeError(`a channel key is 32 bytes, not ${key.length}`);
+    if (this.key && epoch <= this.keyEpoch) throw new RangeError(`key epoch ${epoch} is not after ${this.keyEpoch}: receivers would refuse it`);
     this.key = key;
     this.keyEpoch = epoch;
-    this.count = 0n;
   }
 
   /** The datagram carrying `plain`. Throws before the first key. */
@@ -75,15 +80,28 @@ export class Opener {
   private key: Uint8Array | undefined;
   private keyEpoch = 0;
 
-  constructor(private readonly channel: number) {}
+  /** Throws RangeError for a channel that is not a u32. */
+  constructor(private readonly channel: number) {
+    checkU32(channel, "channel");
+  }
 
+  /**
+   * Opens epoch `epoch` only, from now on: older ones are refused. Unlike a sealer's, the
+   * epoch is not required to go forward: the opener follows the key it is handed. Throws
+   * RangeError for a key not 32 bytes or an epoch not a u32.
+   */
   rekey(epoch: number, key: Uint8Array): void {
+    checkU32(epoch, "key epoch");
     if (key.length !== 32) throw new RangeError(`a channel key is 32 bytes, not ${key.length}`);
     this.key = key;
     this.keyEpoch = epoch;
   }
 
-  /** What the datagram carries, or why it is refused. Never throws. */
+  /**
+   * What the datagram carries, or why it is refused, checked in this order: "short" (under
+   * 37 bytes), "version", "channel", "unknown-epoch" (newer than the key held, or no key
+   * yet), "old-epoch", "tag" (forged, corrupt, or sealed with another key). Never throws.
+   */
   open(datagram: Uint8Array): Uint8Array | SealError {
     if (datagram.length < SEAL_OVERHEAD) return new SealError("short", `a sealed datagram of ${datagram.length} bytes`);
     const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.length);
@@ -105,4 +123,8 @@ export class Opener {
       return new SealError("tag", `channel ${channel} epoch ${epoch}: the datagram does not authenticate (forged, corrupt or another key)`);
     }
   }
+}
+
+function checkU32(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${what} ${v} is not a u32`);
 }
