@@ -34,6 +34,8 @@ export const DEFAULT_DATAGRAM_BYTES = 8192;
 /** What a channel member is to the channel server (a server session). */
 export interface ChannelMember {
   readonly name: string;
+  /** The channel it was granted. */
+  readonly channel: Channel | undefined;
   readonly kek: Uint8Array | undefined;
   readonly viaMulticast: boolean;
   readonly state: string;
@@ -91,13 +93,13 @@ export class ChannelServer {
 
   /** A member activated with multicast on: its channel starts a heartbeat at once, so a loss at the start shows. */
   activated(member: ChannelMember): void {
-    for (const [id, set] of this.members) if (set.has(member)) this.senders.get(id)!.heartbeat(this.sequenceOf(this.senders.get(id)!.spec.subset));
+    const sender = this.senderOf(member);
+    sender?.heartbeat(this.sequenceOf(sender.spec.subset));
   }
 
   /** The last update a member's channel has put on the wire. */
   lastSent(member: ChannelMember): number {
-    for (const [id, set] of this.members) if (set.has(member)) return this.senders.get(id)!.lastSent;
-    return 0;
+    return this.senderOf(member)?.lastSent ?? 0;
   }
 
   leave(member: ChannelMember): void {
@@ -115,7 +117,7 @@ export class ChannelServer {
 
   /** A member's NAK was answered with these repairs. */
   nakked(member: ChannelMember, repairs: number, bytes: number): void {
-    for (const [id, set] of this.members) if (set.has(member)) this.senders.get(id)!.nakked(repairs, bytes);
+    this.senderOf(member)?.nakked(repairs, bytes);
   }
 
   /**
@@ -151,6 +153,10 @@ export class ChannelServer {
   close(): void {
     clearInterval(this.beat);
     for (const s of this.senders.values()) s.close();
+  }
+
+  private senderOf(member: ChannelMember): ChannelSender | undefined {
+    return member.channel && this.members.get(member.channel.id)?.has(member) ? this.senders.get(member.channel.id) : undefined;
   }
 
   private receiving(id: number): boolean {

@@ -108,7 +108,12 @@ export class ClientSession extends Session<ClientState> {
   private viaMulticast = false;
   /** Why to activate again once this activation's sync is done (see reactivate). */
   private reactivateWhenSynced: string | undefined;
-  readonly multicastCounters = { naks: 0, repairs: 0, duplicates: 0, reactivations: 0 };
+  private readonly channelCounters = { naks: 0, repairs: 0, reactivations: 0 };
+
+  /** What taking updates by multicast cost: requests, repairs, duplicates dropped, activations again. */
+  get multicastCounters(): { naks: number; repairs: number; duplicates: number; reactivations: number } {
+    return { ...this.channelCounters, duplicates: this.sequencer.duplicates };
+  }
 
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
@@ -185,7 +190,7 @@ export class ClientSession extends Session<ClientState> {
         if (this.viaMulticast && m.channel === this.receiver?.spec.id) this.sequencer.answered(m.sequence);
         return this.scheduleNaks();
       case "retransmission":
-        this.multicastCounters.repairs++;
+        this.channelCounters.repairs++;
         return this.sequenced({ ...m, type: "update" });
       case "resync":
         return this.resync(m);
@@ -262,7 +267,7 @@ export class ClientSession extends Session<ClientState> {
       return;
     }
     if (this.state !== "active") return;
-    this.multicastCounters.reactivations++;
+    this.channelCounters.reactivations++;
     this.host.channelNote(this, "activating again", { reason });
     this.state = "standby";
     this.activate();
@@ -379,10 +384,7 @@ export class ClientSession extends Session<ClientState> {
   private sequenced(m: Extract<Message, { type: "update" }>): void {
     if (this.state === "closed" || !this.viaMulticast) return;
     const due = this.sequencer.push(m.sequence, m);
-    if (due === "duplicate") {
-      this.multicastCounters.duplicates++;
-      return;
-    }
+    if (due === "duplicate") return;
     for (const u of due) {
       this.updateIn(u);
       if (this.isClosed) return;
@@ -423,7 +425,7 @@ export class ClientSession extends Session<ClientState> {
     const ranges = this.sequencer.requests(performance.now());
     if (ranges.length > 0) {
       this.link.send({ type: "nak", channel: this.receiver!.spec.id, ranges });
-      this.multicastCounters.naks++;
+      this.channelCounters.naks++;
     }
     this.scheduleNaks();
   }
