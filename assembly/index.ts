@@ -11,6 +11,7 @@ import { Table, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStat
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
+import { forward4Batch as forwardV4, forward6Batch as forwardV6 } from "./forward";
 import { iterBegin as beginIteration, iterNext as nextRoutes, iterInit } from "./iter";
 import { rangeDigests as rangeDigestsOf, shortHashes as shortHashesOf } from "./ranges";
 import { snapshotChunk as snapshotChunkOf } from "./snapshot";
@@ -18,7 +19,7 @@ import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 5;
+const ABI_VERSION: u32 = 6;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -117,6 +118,16 @@ export function lookup4Batch(input: usize, output: usize, n: u32): void {
 /** n IPv6 addresses (4 × u32, most significant first) at `input` → n next hops at `output`. */
 export function lookup6Batch(input: usize, output: usize, n: u32): void {
   batchV6(T6.regions, input, output, n);
+}
+
+/** n IPv4 addresses at `input`, looked up and counted per next hop into the counters at `table` (forward.ts). */
+export function forward4(input: usize, n: u32, table: usize): void {
+  forwardV4(dir4(), input, n, table);
+}
+
+/** The same for n IPv6 addresses (4 × u32, most significant first). */
+export function forward6(input: usize, n: u32, table: usize): void {
+  forwardV6(T6.regions, input, n, table);
 }
 
 /**

@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -38,6 +38,35 @@ export interface LookupBatch {
   output: Uint32Array;
   run(): void;
 }
+
+/**
+ * A forwarding batch in linear memory (Fib.forwarder): addresses go into `input`; run(n)
+ * looks up the first n and counts packets per next hop into the counters (it uses `input`
+ * up: fill it again before the next run); counts() reads them, clear() zeroes them.
+ */
+export interface ForwardBatch {
+  input: Uint32Array;
+  /**
+   * After run(n), answers[i] for i < n is packet i's next hop (NO_ROUTE when none): the
+   * firmware writes them over the addresses, so this view shares input's memory.
+   */
+  answers: Uint32Array;
+  run(n: number): void;
+  counts(): ForwardCounts;
+  clear(): void;
+}
+
+export interface ForwardCounts {
+  /** Packets per next hop, for the next hops that carried any. */
+  perNexthop: Map<number, number>;
+  noRoute: number;
+  /** Packets whose next hop the counter layout had no place for. */
+  overflow: number;
+}
+
+/** Next-hop ids are a 4-bit block and a 20-bit index (assembly/forward.ts). */
+const NEXTHOP_BLOCKS = 16;
+const BLOCK_SHIFT = 20;
 
 export interface FibStats {
   /** Every byte the table holds: direct table, short routes, nodes with their own routes. */
@@ -72,6 +101,8 @@ interface Exports {
   lookup6(w0: number, w1: number, w2: number, w3: number): number;
   lookup4Batch(input: number, output: number, n: number): void;
   lookup6Batch(input: number, output: number, n: number): void;
+  forward4(input: number, n: number, table: number): void;
+  forward6(input: number, n: number, table: number): void;
   apply(family: number, p: number, n: number): number;
   getRecords(family: number, p: number, n: number): void;
   clear(family: number): void;
@@ -96,7 +127,7 @@ interface Exports {
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
-  "lookup4Batch", "lookup6Batch", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
+  "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
   "shortHashes", "generation",
 ];
@@ -426,6 +457,57 @@ export class Fib {
       input: this.u32.subarray(inAt, outAt),
       output: this.u32.subarray(outAt, outAt + n),
       run: () => run(inAt << 2, outAt << 2, n),
+    };
+  }
+
+  /**
+   * A forwarding batch of up to `n` addresses and its counters, both in the I/O buffer: no
+   * copy crosses the boundary per packet. `nexthops` are the next-hop ids packets may be
+   * counted under (the table's, typically); the counters are laid out densely for them.
+   * Views are valid until the next change to the table, as with batch(). The counters share
+   * the I/O buffer with every other call that passes data (batch, lookupBatch, apply, walks):
+   * such a call between runs writes over them.
+   */
+  forwarder(family: Family, n: number, nexthops: Iterable<number>): ForwardBatch {
+    const sizes = new Array<number>(NEXTHOP_BLOCKS).fill(0);
+    for (const nh of nexthops) {
+      if (nh === NO_ROUTE) continue;
+      const block = nh >>> BLOCK_SHIFT;
+      sizes[block] = Math.max(sizes[block], (nh & ((1 << BLOCK_SHIFT) - 1)) + 1);
+    }
+    const slots = sizes.reduce((a, b) => a + b, 0);
+    const wordsPer = family === 4 ? 1 : 4;
+    const tableAt = this.io + n * 4 * wordsPer;
+    const header = 2 * NEXTHOP_BLOCKS + 2;
+    if (tableAt + 4 * (header + slots) > this.io + this.ioBytes) {
+      throw new RangeError(`${n} addresses and counters for ${slots} next hops need more than the ${this.ioBytes}-byte I/O buffer`);
+    }
+    this.views();
+    const input = this.u32.subarray(this.io >>> 2, (this.io >>> 2) + n * wordsPer);
+    const table = this.u32.subarray(tableAt >>> 2, (tableAt >>> 2) + header + slots);
+    const bases: number[] = [];
+    for (let b = 0, base = 0; b < NEXTHOP_BLOCKS; base += sizes[b++]) bases.push(base);
+    for (let b = 0; b < NEXTHOP_BLOCKS; b++) table.set([bases[b], sizes[b]], 2 * b);
+    const forward = family === 4 ? this.x.forward4 : this.x.forward6;
+    const clear = () => table.fill(0, 2 * NEXTHOP_BLOCKS);
+    clear();
+    return {
+      input, clear,
+      answers: input.subarray(0, n),
+      run: (m) => {
+        if (m > n) throw new RangeError(`a batch of ${m} addresses in a forwarder of ${n}`);
+        forward(this.io, m, tableAt);
+      },
+      counts: () => {
+        const perNexthop = new Map<number, number>();
+        for (let b = 0; b < NEXTHOP_BLOCKS; b++) {
+          for (let i = 0; i < sizes[b]; i++) {
+            const packets = table[header + bases[b] + i];
+            if (packets > 0) perNexthop.set((b << BLOCK_SHIFT) | i, packets);
+          }
+        }
+        return { perNexthop, noRoute: table[2 * NEXTHOP_BLOCKS], overflow: table[2 * NEXTHOP_BLOCKS + 1] };
+      },
     };
   }
 

@@ -26,8 +26,8 @@ export class Random {
     return Math.floor(this.float() * n);
   }
 
-  /** An index drawn from cumulative weights (ascending, last = total). */
-  pick(cumulative: readonly number[]): number {
+  /** An index drawn from cumulative weights (ascending, last = total): an array or a Float64Array. */
+  pick(cumulative: ArrayLike<number>): number {
     const x = this.float() * cumulative[cumulative.length - 1];
     let lo = 0;
     let hi = cumulative.length - 1;
