@@ -61,10 +61,10 @@ export class NextHopTable {
     const key = iface === undefined ? name : `${name}@${iface}`;
     const known = this.byKey.get(key);
     if (known !== undefined) return known;
-    const addr = Addr.parse(name);
+    const addr = addressOf(name);
     return this.add(key, {
       name,
-      ...(addr instanceof ParseError ? {} : { address: addr }),
+      ...(addr === undefined ? {} : { address: addr }),
       ...(iface === undefined ? {} : { interface: iface }),
     });
   }
@@ -97,11 +97,11 @@ export class NextHopTable {
     const members = entry.members && entry.members.length > 0 ? [...entry.members] : undefined;
     if (old && old.name === entry.name && old.interface === iface && sameMembers(old.members, members)) return false;
     if (old) this.byKey.delete(keyOf(old));
-    const addr = members ? undefined : Addr.parse(entry.name);
+    const addr = members ? undefined : addressOf(entry.name);
     const hop: NextHop = {
       id: entry.id,
       name: entry.name,
-      ...(addr === undefined || addr instanceof ParseError ? {} : { address: addr }),
+      ...(addr === undefined ? {} : { address: addr }),
       ...(iface === undefined ? {} : { interface: iface }),
       ...(members === undefined ? {} : { members }),
     };
@@ -188,4 +188,15 @@ function keyOf(h: NextHop): string {
 function sameMembers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.length === b.length && a.every((m, i) => m === b[i]);
+}
+
+/**
+ * The address a next hop's name is, if it is one. Names that cannot be one (no digit, or a
+ * letter past f: "upstream", "AS13335") are not parsed: a table of 84k named next hops
+ * would otherwise build 84k ParseErrors, stack traces and all, for nothing.
+ */
+function addressOf(name: string): Addr | undefined {
+  if (!/^[0-9a-fA-F.:]+$/.test(name)) return undefined;
+  const addr = Addr.parse(name);
+  return addr instanceof ParseError ? undefined : addr;
 }

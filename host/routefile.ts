@@ -34,14 +34,19 @@ export interface ParsedRoutes {
 export function parseRoutes(text: string, file = "<input>"): ParsedRoutes {
   const routes: Route[] = [];
   const errors: RouteFileError[] = [];
-  const seen = new Map<string, number>();
+  // First line of each prefix; an IPv4 prefix's key is a number (address and length), not a string.
+  const seen = new Map<number | string, number>();
   let lineNo = 0;
-  for (const raw of text.split("\n")) {
-    lineNo++;
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf("\n", at);
+    if (end < 0) end = text.length;
+    const raw = text.slice(at, end);
     const hash = raw.indexOf("#");
-    const line = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
-    if (line === "") continue;
-    const fields = line.split(/\s+/);
+    const line = hash >= 0 ? raw.slice(0, hash) : raw;
+    at = end + 1;
+    lineNo++;
+    const fields = splitFields(line);
+    if (fields.length === 0) continue;
     if (fields.length !== 2) {
       errors.push(new RouteFileError(file, lineNo, `expected "PREFIX/LEN NEXTHOP", got ${fields.length} field${fields.length === 1 ? "" : "s"}`));
       continue;
@@ -51,16 +56,32 @@ export function parseRoutes(text: string, file = "<input>"): ParsedRoutes {
       errors.push(new RouteFileError(file, lineNo, `bad prefix ${prefix.message}`));
       continue;
     }
-    const key = prefix.toString();
+    const key = prefix.family === 4 ? prefix.addr.w0 * 64 + prefix.len : prefix.toString();
     const first = seen.get(key);
     if (first !== undefined) {
-      errors.push(new RouteFileError(file, lineNo, `duplicate prefix ${key} (first at line ${first})`));
+      errors.push(new RouteFileError(file, lineNo, `duplicate prefix ${prefix} (first at line ${first})`));
       continue;
     }
     seen.set(key, lineNo);
     routes.push({ prefix, nexthop: fields[1] });
   }
   return { routes, errors };
+}
+
+/** The words of a line, split at runs of spaces and tabs (and a CR before the newline). */
+function splitFields(line: string): string[] {
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= line.length; i++) {
+    const c = i < line.length ? line.charCodeAt(i) : 32;
+    const blank = c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
+    if (!blank && start < 0) start = i;
+    else if (blank && start >= 0) {
+      out.push(line.slice(start, i));
+      start = -1;
+    }
+  }
+  return out;
 }
 
 /** Reads and parses a route file; an unreadable file is one error at line 0. */

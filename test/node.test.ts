@@ -16,7 +16,7 @@ import type { Message, ResyncMode } from "../host/wire/messages.ts";
 import { subsetDigest } from "../host/node/subset.ts";
 
 const firmware = firmwareImage();
-const timers = { heartbeatMs: 20, deadAfter: 3 };
+const timers = { heartbeatMs: 50, deadAfter: 3 };
 const dir = mkdtempSync(join(tmpdir(), "fibcast-node-"));
 writeFileSync(join(dir, "igp.txt"), "10.0.0.0/8 10.255.0.1\n10.1.0.0/16 10.255.0.2\n192.0.2.0/24 10.255.0.1\n2001:db8::/32 fe80::1\n");
 
@@ -103,12 +103,16 @@ test("a line card whose server dies fails over and passes on only the difference
   await until("convergence", () => converged(c));
   const lc0 = c.nodes.get("lc0")!;
   const npu = c.nodes.get("lc0.npu0")!;
+  // A loaded machine can miss heartbeats while the first tables load: a card that failed over
+  // then is back on rp0 (its preferred server) before the failover under test begins.
+  await until("lc0 on rp0", () => lc0.status().active === "rp0" && !lc0.status().stale);
   const before = npu.counters.routesIn;
+  const earlier = lc0.resyncs.length;
   // rp0 dies: every link of it is cut.
   for (const [name, link] of c.links) if (name.endsWith(">rp0") || name.startsWith("rp0>")) link.cut();
-  await until("failover", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2);
+  await until("failover", () => lc0.status().active === "rp1" && lc0.resyncs.length > earlier);
   await until("convergence after failover", () => converged(c));
-  const r = lc0.resyncs[1];
+  const r = lc0.resyncs[earlier];
   assert.is(r.from, "rp0");
   assert.is(r.to, "rp1");
   assert.is(r.diffEntries, 0, "both route processors hold the same table: nothing differs");
@@ -125,7 +129,9 @@ for (const resync of ["digest", "copy"] as const) {
     // rp1 stops hearing rp0, which then changes 200 routes: lc0 and lc1 (on rp0 and rp1) now differ from each other's server.
     c.links.get("rp1>rp0")!.cut();
     await c.nodes.get("rp0")!.churn(200, 20000, 7);
-    await until("lc0 has rp0's changes", () => lc0.fib.digest(4) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 4) && lc0.fib.digest(6) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 6));
+    // lc0 and its engine both: an engine still taking rp0's changes after npuBefore would count them as passed on.
+    await until("lc0 and its engine have rp0's changes", () => lc0.fib.digest(4) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 4) && lc0.fib.digest(6) === subsetDigest(c.nodes.get("rp0")!.fib, lc0.subset, 6) &&
+      npu.fib.digest(4) === lc0.fib.digest(4) && npu.fib.digest(6) === lc0.fib.digest(6));
     const differ = [4, 6].reduce((n, f) => n + lc0.fib.diff(f as 4 | 6, lc0.fib.records(f as 4 | 6), rp1.fib.records(f as 4 | 6)).changes.length / (f === 4 ? 3 : 6), 0);
     assert.ok(differ > 150, `${differ} routes differ`);
     const npuBefore = npu.counters.routesIn;
@@ -211,7 +217,9 @@ test("a peer update lost on the way is noticed by its sequence: the peer exchang
   await new Promise((r) => setTimeout(r, 20));
   c.links.get("rp1>rp0")!.impair({ loss: 0 });
   await until("the tail loss noticed", () => events.some((e) => e.event === "peer update out of sequence"));
-  assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer updates of rp0\/bgp up to \d+ sent, \d+ arrived: registering again/);
+  // Under load a session may also close for another reason first; the tail loss must be one of them.
+  const closed = events.filter((e) => e.event === "state" && e.to === "closed").map((e) => String(e.reason));
+  assert.ok(closed.some((r) => /peer updates of rp0\/bgp up to \d+ sent, \d+ arrived: registering again/.test(r)), JSON.stringify(closed));
   // A gap in the middle: the next update (or heartbeat) shows it.
   events.length = 0;
   wire(c, "rp1", "rp0");
@@ -221,7 +229,8 @@ test("a peer update lost on the way is noticed by its sequence: the peer exchang
   c.links.get("rp1>rp0")!.impair({ loss: 0 });
   await rp0.churn(10, 1e6, 4);
   await until("the gap noticed", () => events.some((e) => e.event === "peer update out of sequence"));
-  assert.match(String(events.find((e) => e.event === "state" && e.to === "closed")?.reason), /peer update(s)? .* of rp0\/bgp/);
+  const closedAgain = events.filter((e) => e.event === "state" && e.to === "closed").map((e) => String(e.reason));
+  assert.ok(closedAgain.some((r) => /peer update(s)? (.* )?of rp0\/bgp/.test(r)), JSON.stringify(closedAgain));
 });
 
 test("a source's changes made while its snapshot still goes to a peer wait behind it: the peer ends equal, with no gap", async () => {

@@ -50,16 +50,57 @@ test("sequencer: a gap is asked for after the reorder wait, as ranges; again onc
   assert.equal(s.requests(1003), [[7, 2]]);
 });
 
+test("sequencer: a repair in hand is not asked for again, however late its turn comes; the rest still is", () => {
+  const s = new Sequencer<number>({ reorderMs: 3, renakMs: 50, lostNakMs: 1000 });
+  s.base(0);
+  for (const x of [1, 4, 7]) s.push(x, x);
+  s.requests(0);
+  assert.equal(s.requests(3), [[2, 2], [5, 2]]);
+  s.coming(2);
+  s.coming(3);
+  s.coming(5);
+  s.coming(9);   // never missing: nothing to note
+  s.answered(6);
+  assert.is(s.wakeAt(), 53, "6 was answered and did not come: asked again after renakMs");
+  assert.equal(s.requests(5000), [[6, 1]], "2, 3 and 5 are in hand: not asked again, even past lostNakMs");
+  s.coming(6);
+  assert.is(s.wakeAt(), undefined, "everything missing is in hand: nothing to wake for");
+  assert.ok(s.gapped);
+  assert.equal(s.push(2, 2), [2]);
+  assert.equal(s.push(3, 3), [3, 4]);
+  assert.equal(s.push(6, 6), []);
+  assert.equal(s.push(5, 5), [5, 6, 7]);
+  assert.is(s.gapped, false);
+});
+
 test("sequencer: a loss at the tail shows only from the sender's heartbeat", () => {
   const s = new Sequencer<number>({ reorderMs: 3 });
   s.base(10);
   s.push(11, 11);
   assert.is(s.gapped, false);
   assert.is(s.wakeAt(), undefined);
-  s.heard(13);
+  s.heard(13, true);
   assert.ok(s.gapped);
   s.requests(0);
   assert.equal(s.requests(5), [[12, 2]]);
+});
+
+test("sequencer: what only a heartbeat from another path says was sent is asked for after aheadMs, as its datagrams may still be queued", () => {
+  const s = new Sequencer<number>({ reorderMs: 3, aheadMs: 50 });
+  s.base(10);
+  s.heard(14, false);   // the unicast link outran the channel
+  assert.equal(s.requests(0), []);
+  assert.equal(s.requests(10), [], "not after reorderMs");
+  assert.equal(s.push(11, 11), [11]);
+  assert.equal(s.push(12, 12), [12]);   // the queued datagrams arrive
+  assert.is(s.wakeAt(), 50);
+  assert.equal(s.requests(50), [[13, 2]], "the rest was lost: asked for after aheadMs");
+  const t = new Sequencer<number>({ reorderMs: 3, aheadMs: 50 });
+  t.base(10);
+  t.heard(14, false);
+  t.requests(0);
+  t.push(14, 14);   // a datagram behind the gap: the gap is real, reorderMs applies
+  assert.equal(t.requests(3), [[11, 3]]);
 });
 
 test("sequencer: requests are bounded in ranges, oldest first; overflow shows", () => {

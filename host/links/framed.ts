@@ -57,12 +57,16 @@ export class FramedLink {
 
   /** Sends a message; false when the link is closed, or (counted) when the peer is too slow to take it now. */
   send(m: Message): boolean {
+    return this.sendEncoded(streamBytes(encodeMessage(m)));
+  }
+
+  /** Sends a message already encoded for a stream (streamBytes): one encoding sent to many links. */
+  sendEncoded(bytes: Uint8Array): boolean {
     if (this.closed) return false;
     if (this.stream.buffered > this.maxQueued) {
       this.counters.backpressured++;
       return false;
     }
-    const bytes = streamBytes(encodeMessage(m));
     this.stream.write(bytes);
     this.counters.messagesOut++;
     this.counters.bytesOut += bytes.length;

@@ -7,13 +7,23 @@
 // datagram merely overtaken arrives meanwhile. It is asked for again only once the sender
 // said it answered the request (its repair must then have been lost on the way) and
 // `renakMs` have passed, or after `lostNakMs` with no answer (the request was lost): a
-// receiver too busy to read its repairs yet does not ask for them twice. Missing sequences go out as ranges, a bounded number per request, oldest first:
-// many losses cost one request, not one each. The tail is found from the sender's
-// heartbeats, which name its last sequence.
+// receiver too busy to read its repairs yet does not ask for them twice. A repair that
+// arrived and waits its turn to be handled (`coming`) is not asked for again at all: the
+// link it came on delivers it. Missing sequences go out as ranges, a bounded number per
+// request, oldest first: many losses cost one request, not one each. The tail is found
+// from the sender's heartbeats, which name its last sequence.
+//
+// A gap behind a datagram that arrived is real (a channel's datagrams come in order, but
+// for the rare reordering `reorderMs` allows for). A gap known only from a heartbeat that
+// came another way (the unicast link, which outruns the channel's socket when the receiver
+// is busy and its datagrams wait in the kernel) is asked for after `aheadMs`: asking at
+// once fetches repairs of datagrams that were never lost, and they come twice.
 
 export interface SequencerOptions {
   /** How long a sequence may be missing before it is asked for (default 3 ms). */
   reorderMs?: number;
+  /** The same for one that only a heartbeat from another path says was sent (default 50 ms). */
+  aheadMs?: number;
   /** Least time between two requests for one sequence (default 50 ms). */
   renakMs?: number;
   /** How long an unanswered request waits before it is taken for lost (default 1 s). */
@@ -24,16 +34,26 @@ export interface SequencerOptions {
   maxHeld?: number;
 }
 
+interface Missing {
+  found: number;
+  asked: number;
+  answered: boolean;
+  coming: boolean;
+}
+
 export class Sequencer<T> {
   /** The next sequence due; undefined until the stream's base is known (everything is held). */
   private due: number | undefined;
   private readonly held = new Map<number, T>();
   /** The last sequence the sender is known to have sent. */
   private horizon = 0;
-  /** For each missing sequence seen: when it was found missing, and when last asked for. */
-  private readonly missingSince = new Map<number, { found: number; asked: number; answered: boolean }>();
+  /** The last sequence known from the channel itself: updates and heartbeats that arrived on it. */
+  private seen = 0;
+  /** For each missing sequence seen: when it was found missing, when last asked for, whether answered, whether its repair is in hand. */
+  private readonly missingSince = new Map<number, Missing>();
   duplicates = 0;
   private readonly reorderMs: number;
+  private readonly aheadMs: number;
   private readonly renakMs: number;
   private readonly lostNakMs: number;
   private readonly maxRanges: number;
@@ -41,6 +61,7 @@ export class Sequencer<T> {
 
   constructor(options: SequencerOptions = {}) {
     this.reorderMs = options.reorderMs ?? 3;
+    this.aheadMs = options.aheadMs ?? 50;
     this.renakMs = options.renakMs ?? 50;
     this.lostNakMs = options.lostNakMs ?? 1000;
     this.maxRanges = options.maxRanges ?? 64;
@@ -53,6 +74,7 @@ export class Sequencer<T> {
     for (const s of this.held.keys()) if (s <= sequence) this.held.delete(s);
     for (const s of this.missingSince.keys()) if (s <= sequence) this.missingSince.delete(s);
     this.horizon = Math.max(this.horizon, sequence);
+    this.seen = Math.max(this.seen, sequence);
     return this.release();
   }
 
@@ -62,6 +84,7 @@ export class Sequencer<T> {
     this.held.clear();
     this.missingSince.clear();
     this.horizon = 0;
+    this.seen = 0;
   }
 
   get next(): number | undefined {
@@ -85,12 +108,18 @@ export class Sequencer<T> {
     this.held.set(sequence, item);
     this.missingSince.delete(sequence);
     this.horizon = Math.max(this.horizon, sequence);
+    this.seen = Math.max(this.seen, sequence);
     return this.release();
   }
 
-  /** The sender has sent up to `sequence` (its heartbeat): any of those not here are missing. */
-  heard(sequence: number): void {
+  /**
+   * The sender has sent up to `sequence` (its heartbeat): any of those not here are missing.
+   * `onChannel`: the heartbeat came on the channel, behind every datagram sent before it;
+   * otherwise those datagrams may still be on their way (aheadMs).
+   */
+  heard(sequence: number, onChannel: boolean): void {
     this.horizon = Math.max(this.horizon, sequence);
+    if (onChannel) this.seen = Math.max(this.seen, sequence);
   }
 
   /** Whether any sequence up to the horizon is missing. */
@@ -108,8 +137,8 @@ export class Sequencer<T> {
     for (let s = this.due; s <= this.horizon && out.length < this.maxRanges; s++) {
       if (this.held.has(s)) continue;
       let m = this.missingSince.get(s);
-      if (!m) this.missingSince.set(s, (m = { found: now, asked: -Infinity, answered: false }));
-      if (now < this.askAt(m)) continue;
+      if (!m) this.missingSince.set(s, (m = { found: now, asked: -Infinity, answered: false, coming: false }));
+      if (now < this.askAt(s, m)) continue;
       m.asked = now;
       m.answered = false;
       const last = out.at(-1);
@@ -119,7 +148,7 @@ export class Sequencer<T> {
     return out;
   }
 
-  /** When requests() may next have something to ask, if anything is missing. */
+  /** When requests() may next have something to ask; undefined if nothing is missing, or every repair missing is in hand. */
   wakeAt(): number | undefined {
     if (!this.gapped) return undefined;
     let at = Infinity;
@@ -127,10 +156,10 @@ export class Sequencer<T> {
       if (this.held.has(s)) continue;
       const m = this.missingSince.get(s);
       if (!m) return 0;
-      at = Math.min(at, this.askAt(m));
+      at = Math.min(at, this.askAt(s, m));
       if (at === 0) break;
     }
-    return at;
+    return at === Infinity ? undefined : at;
   }
 
   /** The sender answered every request for sequences up to `sequence` made so far. */
@@ -138,8 +167,18 @@ export class Sequencer<T> {
     for (const [s, m] of this.missingSince) if (s <= sequence && m.asked > -Infinity) m.answered = true;
   }
 
-  private askAt(m: { found: number; asked: number; answered: boolean }): number {
-    if (m.asked === -Infinity) return m.found + this.reorderMs;
+  /**
+   * The repair of `sequence` arrived and waits its turn to be handled (push follows): it is
+   * not asked for again, however long the wait.
+   */
+  coming(sequence: number): void {
+    const m = this.missingSince.get(sequence);
+    if (m) m.coming = true;
+  }
+
+  private askAt(s: number, m: Missing): number {
+    if (m.coming) return Infinity;
+    if (m.asked === -Infinity) return m.found + (s <= this.seen ? this.reorderMs : this.aheadMs);
     return m.asked + (m.answered ? this.renakMs : this.lostNakMs);
   }
 

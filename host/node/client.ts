@@ -118,10 +118,12 @@ export class ClientSession extends Session<ClientState> {
   constructor(readonly server: string, link: FramedLink, private readonly host: ClientHost) {
     super(link, host.timers, "registering");
     this.assembler = new SnapshotAssembler(host.fib);
-    // An unanswered request is taken for lost only after 20 silence limits: the unicast
-    // link loses nothing it delivers, and a card busy applying a large batch reads its
-    // answers late.
-    this.sequencer = new Sequencer({ renakMs: 4 * host.timers.heartbeatMs, lostNakMs: 20 * host.timers.heartbeatMs * host.timers.deadAfter });
+    // An unanswered request is taken for lost only when the link would be (GIVE_UP silence
+    // limits): the unicast link loses nothing it delivers, and a server busy loading a
+    // table answers late, not never — asked again, it answers twice. One lost on a lossy
+    // line is asked again sooner, once a later request is answered (Sequencer.answered).
+    this.sequencer = new Sequencer({ aheadMs: host.timers.heartbeatMs, renakMs: 4 * host.timers.heartbeatMs, lostNakMs: GIVE_UP * host.timers.heartbeatMs * host.timers.deadAfter });
+    link.onMessage((m) => this.arrived(m));
     this.hello();
   }
 
@@ -186,9 +188,8 @@ export class ClientSession extends Session<ClientState> {
         if (this.host.role === "rp") return this.host.peerMessage(this, m);
         return this.viaMulticast ? this.sequenced(m) : this.updateIn(m);
       case "ack":
-        // The server answered our requests for repairs up to this sequence.
-        if (this.viaMulticast && m.channel === this.receiver?.spec.id) this.sequencer.answered(m.sequence);
-        return this.scheduleNaks();
+        // Taken as it arrived (arrived()).
+        return;
       case "retransmission":
         this.channelCounters.repairs++;
         return this.sequenced({ ...m, type: "update" });
@@ -393,6 +394,22 @@ export class ClientSession extends Session<ClientState> {
     this.scheduleNaks();
   }
 
+  /**
+   * A message as it arrives on the link, before its turn in the inbox: repairs of our
+   * channel are noted in hand, and the server's answers to our requests (acks) taken at
+   * once. A card whose inbox is behind slow work (a run of next-hop messages can hold it
+   * for seconds) would otherwise take a request answered in time for unanswered, and ask
+   * again for repairs that wait in its inbox: each would come twice.
+   */
+  private arrived(m: Message): void {
+    if (!this.viaMulticast || this.state === "closed" || (m.type !== "retransmission" && m.type !== "ack") || m.channel !== this.receiver?.spec.id) return;
+    if (m.type === "retransmission") return this.sequencer.coming(m.sequence);
+    // The server answered our requests for repairs up to this sequence; the repairs it sent
+    // came before the ack, and are in hand.
+    this.sequencer.answered(m.sequence);
+    this.scheduleNaks();
+  }
+
   /** What our channel's receiver hands on: updates, and heartbeats that name the last one sent. */
   private channelMessage(m: Extract<Message, { type: "update" | "heartbeat" }>): void {
     if (!this.viaMulticast || this.state !== "active") return;
@@ -401,7 +418,7 @@ export class ClientSession extends Session<ClientState> {
     const channel = this.receiver!.spec.id;
     const last = m.sequences.find(([c]) => c === channel)?.[1];
     if (last === undefined) return;
-    this.sequencer.heard(last);
+    this.sequencer.heard(last, true);
     this.scheduleNaks();
   }
 
@@ -450,7 +467,7 @@ export class ClientSession extends Session<ClientState> {
     // channel it is asked for again; on this link (which loses nothing it delivers) the
     // session cannot be trusted.
     if (this.viaMulticast) {
-      this.sequencer.heard(last);
+      this.sequencer.heard(last, false);
       return this.scheduleNaks();
     }
     if (last > this.sequence) this.close(`${this.server}: updates up to ${last} sent, ${this.sequence} arrived`);

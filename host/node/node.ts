@@ -19,7 +19,8 @@ import { Fib, concatRecords, recordWords, selectRecords, sortRecords } from "../
 import type { Family } from "../netip.ts";
 import { NEXTHOP_BLOCK, NextHopTable } from "../nexthops.ts";
 import type { FramedLink } from "../links/framed.ts";
-import type { Message, NextHopEntry, ResyncMode, Role, SourceEntry, Subset } from "../wire/messages.ts";
+import { encodeMessage, type Message, type NextHopEntry, type ResyncMode, type Role, type SourceEntry, type Subset } from "../wire/messages.ts";
+import { streamBytes } from "../wire/frame.ts";
 import { nexthopsMessages, snapshotMessages, updateBytes, updateMessages, SnapshotAssembler, SnapshotError, type AssembledSnapshot } from "../wire/snapshot.ts";
 import { ClientSession, type ClientHost, type ClientState } from "./client.ts";
 import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
@@ -71,6 +72,9 @@ export interface NodeOptions {
 }
 
 export const DEFAULT_FAILBACK_MS = 1000;
+
+/** Most routes of a failover's difference held back to go on as one batch (see Node.held). */
+const HOLD_ROUTES = 65536;
 
 /** What one failover or resync cost. */
 export interface Resync {
@@ -141,7 +145,9 @@ export class Node implements ServerHost, ClientHost {
   readonly multicast: MulticastTransport | undefined;
   readonly channels: ChannelServer | undefined;
   readonly rib?: Rib;
-  readonly counters = { updatesIn: 0, routesIn: 0, updatesOut: 0, refused: 0, gaps: 0, staleSince: 0, sessionsDropped: 0 };
+  readonly counters = { updatesIn: 0, routesIn: 0, refused: 0, staleSince: 0 };
+  /** What the links of ended sessions carried: status counts every link this node had, not only the open ones. */
+  private readonly endedLinks = { bytesIn: 0, bytesOut: 0, badFrames: 0, badMessages: 0, backpressured: 0 };
   private readonly servers: string[];
   private readonly sessions = new Map<string, ClientSession>();
   private readonly clients = new Set<ServerSession>();
@@ -157,6 +163,15 @@ export class Node implements ServerHost, ClientHost {
   private pendingResync: Resync | undefined;
   /** The difference the pending resync applied, per family: its size as one update batch is diffBytes. */
   private difference: { 4: Uint32Array[]; 6: Uint32Array[] } = { 4: [], 6: [] };
+  /**
+   * During a failover's resync, the changes applied here and not yet passed on: they go to
+   * this card's clients as one batch in prefix order when it ends, not as the many small
+   * pieces a digest resync finds them in (each piece a message, and worse compression).
+   * A difference past HOLD_ROUTES goes on as it comes: clients should not wait on a large one.
+   */
+  private held: { 4: Uint32Array[]; 6: Uint32Array[]; routes: number } | undefined;
+  /** The last next-hop announcement encoded, for the next client at the same version. */
+  private announced: { from: number; to: number; frames: { m: Message; bytes: Uint8Array }[] } | undefined;
   readonly resyncs: Resync[] = [];
   private failovers = 0;
   /** See ServerHost.serving: a line card or engine has synced with a server since it started. */
@@ -275,6 +290,20 @@ export class Node implements ServerHost, ClientHost {
       }
       feed.checkpoint(this.fib);
     }
+  }
+
+  /**
+   * The next-hop entries added since `version`, encoded once for every client at that
+   * version: a route processor loading a table with 84k named next hops would otherwise
+   * encode each name once per line card.
+   */
+  nexthopAnnouncements(version: number): { m: Message; bytes: Uint8Array }[] {
+    const to = this.nexthops.version;
+    const cached = this.announced;
+    if (cached?.from === version && cached.to === to) return cached.frames;
+    const frames = [...nexthopsMessages(this.nexthops, version)].map((m) => ({ m, bytes: streamBytes(encodeMessage(m)) }));
+    this.announced = { from: version, to, frames };
+    return frames;
   }
 
   feed(subset: Subset, create: boolean): Feed | undefined {
@@ -459,6 +488,7 @@ export class Node implements ServerHost, ClientHost {
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
     this.note("state", { ...this.who(session), from, to: session.state, reason });
+    if (session.state === "closed" && from !== "closed") for (const k of Object.keys(this.endedLinks) as (keyof Node["endedLinks"])[]) this.endedLinks[k] += session.link.counters[k];
     if (session instanceof ServerSession) {
       if (session.state === "closed") {
         this.clients.delete(session);
@@ -489,6 +519,7 @@ export class Node implements ServerHost, ClientHost {
       this.failovers++;
       this.failingOver = { from: session.server, detectMs: Math.round(session.silentMs), at: performance.now(), bytesOut: this.bytesToClients() };
       this.counters.staleSince = Date.now();
+      this.releaseHeld();
     }
     this.reconsider();
   }
@@ -607,6 +638,8 @@ export class Node implements ServerHost, ClientHost {
     this.active = s;
     if (!this.failingOver) this.failingOver = { from: null, detectMs: 0, at: performance.now(), bytesOut: this.bytesToClients() };
     this.difference = { 4: [], 6: [] };
+    // A first sync streams on as it comes: clients of a card that is filling up want the table soon, not all at once.
+    if (this.failingOver.from !== null) this.held = { 4: [], 6: [], routes: 0 };
     this.pendingResync = { from: this.failingOver.from, to: s.server, mode: "copy", detectMs: this.failingOver.detectMs, ms: 0, bytesIn: 0, bytesUp: 0, diffEntries: 0, diffBytes: 0, bytesOut: 0 };
     s.activate();
     this.lastPosition = undefined;
@@ -700,6 +733,7 @@ export class Node implements ServerHost, ClientHost {
       if (parts.length > 0) r.diffBytes += updateBytes(this.fib, family, parts.length === 1 ? parts[0] : sortRecords(family, concatRecords(parts)));
     }
     this.difference = { 4: [], 6: [] };
+    this.releaseHeld();
     r.mode = session.mode ?? "copy";
     r.bytesIn = session.link.counters.bytesIn - session.bytesInAtActivation;
     r.bytesUp = session.link.counters.bytesOut - session.bytesOutAtActivation;
@@ -728,8 +762,25 @@ export class Node implements ServerHost, ClientHost {
     const ok = this.fib.applyRecords(family, records);
     // Only what took goes on: a route the card could not hold goes no further (counted).
     this.counters.refused += records.length / words - ok;
-    this.publish(deltaOf(family, ok * words === records.length ? records : selectRecords(family, records, (w) => ((records[w] >>> 16) & 255) === 0)));
+    const taken = ok * words === records.length ? records : selectRecords(family, records, (w) => ((records[w] >>> 16) & 255) === 0);
+    if (this.held && this.held.routes + ok <= HOLD_ROUTES) {
+      this.held[family].push(taken.slice());
+      this.held.routes += ok;
+      return ok;
+    }
+    this.releaseHeld();
+    this.publish(deltaOf(family, taken));
     return ok;
+  }
+
+  /** Passes on what a resync held back, in prefix order (a stable sort: a prefix changed twice ends as it was left). */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    for (const family of [4, 6] as const) {
+      if (held[family].length > 0) this.publish(deltaOf(family, sortRecords(family, concatRecords(held[family]))));
+    }
   }
 
   private bytesToClients(): number {
@@ -741,11 +792,8 @@ export class Node implements ServerHost, ClientHost {
   // --- status ---------------------------------------------------------------------------
 
   status(): NodeStatus {
-    const counters: Record<string, number> = { ...this.counters, nexthops: this.nexthops.size, memoryBytes: this.fib.memoryBytes() };
-    let bytesIn = 0, bytesOut = 0, badFrames = 0, badMessages = 0, backpressured = 0;
-    for (const s of this.sessions.values()) { bytesIn += s.link.counters.bytesIn; bytesOut += s.link.counters.bytesOut; badFrames += s.link.counters.badFrames; badMessages += s.link.counters.badMessages; }
-    for (const c of this.clients) { bytesIn += c.link.counters.bytesIn; bytesOut += c.link.counters.bytesOut; badFrames += c.link.counters.badFrames; badMessages += c.link.counters.badMessages; backpressured += c.link.counters.backpressured; }
-    Object.assign(counters, { bytesIn, bytesOut, badFrames, badMessages, backpressured });
+    const counters: Record<string, number> = { ...this.counters, nexthops: this.nexthops.size, memoryBytes: this.fib.memoryBytes(), ...this.endedLinks };
+    for (const s of [...this.sessions.values(), ...this.clients]) for (const k of Object.keys(this.endedLinks) as (keyof Node["endedLinks"])[]) counters[k] += s.link.counters[k];
     for (const f of this.fpmSources) {
       counters.fpmConnections = (counters.fpmConnections ?? 0) + f.counters.connections;
       counters.fpmRoutes = (counters.fpmRoutes ?? 0) + f.counters.routes;

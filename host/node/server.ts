@@ -27,6 +27,7 @@ import { authTranscript, type Trust } from "../auth/trust.ts";
 import { newKeyShare, sessionKek } from "../auth/keys.ts";
 import type { ChannelServer } from "../multicast/server.ts";
 import { nexthopsMessages, snapshotMessages } from "../wire/snapshot.ts";
+import { streamBytes } from "../wire/frame.ts";
 import type { Feed } from "./feed.ts";
 import type { RangeCache } from "./rangesync.ts";
 import type { Timers } from "./liveness.ts";
@@ -62,6 +63,8 @@ export interface ServerHost {
   readonly channels: ChannelServer | undefined;
   /** The update stream of a subset, made when a client first activates this server for it. */
   feed(subset: Subset, create: boolean): Feed | undefined;
+  /** The next-hop entries added since `version`, as messages and their stream encoding (shared by every client at that version). */
+  nexthopAnnouncements(version: number): { m: Message; bytes: Uint8Array }[];
   /** A peer route processor registered: start the exchange. */
   peerRegistered(session: ServerSession): void;
   /** A message of the peer exchange arrived. */
@@ -411,9 +414,9 @@ export class ServerSession extends Session<ServerState> {
 
   /** Next-hop entries defined since the client last heard, before any route that uses them. */
   sendNexthops(): void {
-    for (const m of nexthopsMessages(this.host.nexthops, this.nexthopsSent)) {
+    for (const { m, bytes } of this.host.nexthopAnnouncements(this.nexthopsSent)) {
       if (this.backlog) this.backlog.push(m);
-      else if (!this.send(m)) return;
+      else if (!this.sendEncoded(bytes)) return;
     }
     this.nexthopsSent = this.host.nexthops.version;
   }
@@ -428,8 +431,12 @@ export class ServerSession extends Session<ServerState> {
 
   /** Sends, or drops a client too slow to take it (it will register again and resync). */
   send(m: Message): boolean {
+    return this.sendEncoded(streamBytes(encodeMessage(m)));
+  }
+
+  private sendEncoded(bytes: Uint8Array): boolean {
     if (this.state === "closed") return false;
-    if (this.link.send(m)) return true;
+    if (this.link.sendEncoded(bytes)) return true;
     this.close(`${this.name} is not reading: its send queue is full`);
     return false;
   }
