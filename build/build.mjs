@@ -45,7 +45,7 @@ for (const [file, flags] of firmware) {
   console.error(`built ${join("build/out", file)}`);
 }
 
-if (stale("fibcast.mjs", "host", "bench")) {
+if (stale("fibcast.mjs", "host", "bench", "firmware-sim")) {
   await build({
     entryPoints: [join(root, "host/cli.ts")],
     outfile: join(out, "fibcast.mjs"),

@@ -9,6 +9,7 @@ import { benchCommand } from "./commands/bench.ts";
 import { snapshotCommand } from "./commands/snapshot.ts";
 import { decodeCommand } from "./commands/decode.ts";
 import { chaosCommand, nodeCommand, runCommand } from "./commands/run.ts";
+import { flashCommand, keygenCommand, signCommand } from "./commands/firmware.ts";
 
 interface Command {
   summary: string;
@@ -22,22 +23,34 @@ const quiet = { quiet: { type: "boolean", short: "q" } } as const;
 
 const commands: Record<string, Command> = {
   demo: {
-    summary: "load a table into the WASM FIB, look up, check, churn, summarise (npm start)",
-    usage: `fibcast demo [--routes FILE] [--v4 N] [--v6 N] [--seed N] [--memory MIB]
+    summary: "the main job (npm start): a chassis of processes flashed, synced, failed over, summarised",
+    usage: `fibcast demo [--routes FILE | --mrt FILE] [--v4 N] [--v6 N] [--seed N] [--keep] [--report FILE]
 
-  --routes FILE  a route file instead of the synthetic default table
+Brings up 2 route processors, 4 line cards and 8 forwarding engines as processes; flashes
+every line card over its serial console; converges on the table; parts the route
+processors, churns the secondary and kills the primary; every card fails over and passes on
+only the difference. A live view on a terminal; a summary at the end.
+
+  --routes FILE  a route file instead of the synthetic table
+  --mrt FILE     an MRT TABLE_DUMP_V2 file instead of the synthetic table
   --v4 N         synthetic IPv4 routes (default 1000000)
   --v6 N         synthetic IPv6 routes (default 200000)
   --seed N       seed of the synthetic table (default 1)
-  --memory MIB   the card's RAM budget (default 64)`,
-    options: { routes: { type: "string" }, v4: { type: "string" }, v6: { type: "string" }, seed: { type: "string" }, memory: { type: "string" }, ...quiet },
+  --keep         keep the chassis up at the end, until Ctrl-C
+  --report FILE  write the run's report (JSON)`,
+    options: {
+      routes: { type: "string" }, mrt: { type: "string" }, v4: { type: "string" }, v6: { type: "string" }, seed: { type: "string" },
+      keep: { type: "boolean" }, report: { type: "string" }, ...quiet,
+    },
     run: (ctx, v) =>
       demoCommand(ctx, {
-        routes: v.routes as string | undefined,
+        ...(v.routes ? { routes: v.routes as string } : {}),
+        ...(v.mrt ? { mrt: v.mrt as string } : {}),
+        ...(v.report ? { report: v.report as string } : {}),
         v4: count(v.v4, 1000000, "--v4"),
         v6: count(v.v6, 200000, "--v6"),
         seed: count(v.seed, 1, "--seed"),
-        memoryMiB: count(v.memory, 64, "--memory"),
+        keep: Boolean(v.keep),
       }),
   },
   lookup: {
@@ -104,6 +117,43 @@ stdout without --report) has one run report per seed.`,
       ...(v.report ? { report: v.report as string } : {}),
     }),
   },
+  keygen: {
+    summary: "make a build key: PREFIX.key signs images, PREFIX.pub is what cards trust",
+    usage: `fibcast keygen --out PREFIX
+
+Writes an Ed25519 build key to PREFIX.key (PKCS#8 PEM, mode 0600) and its public half to
+PREFIX.pub (SPKI PEM), and prints the key id cards will name it by.`,
+    options: { out: { type: "string" }, ...quiet },
+    run: (ctx, v) => keygenCommand(ctx, { out: v.out as string | undefined }),
+  },
+  sign: {
+    summary: "sign a firmware image (the WASM build) with a build key",
+    usage: `fibcast sign --key PREFIX.key --image FILE.wasm --out FILE.fw
+
+Writes the signed image: a manifest (key id, size, SHA-256, Ed25519 signature) and the
+module. The release build is build/out/fib.wasm.`,
+    options: { key: { type: "string" }, image: { type: "string" }, out: { type: "string" }, ...quiet },
+    run: (ctx, v) => signCommand(ctx, { key: v.key as string | undefined, image: v.image as string | undefined, out: v.out as string | undefined }),
+  },
+  flash: {
+    summary: "flash a signed image onto a card through its console",
+    usage: `fibcast flash --card ADDRESS --image FILE.fw [--baud N] [--chunk BYTES]
+
+  --card ADDRESS  the card's console: a serial device path, tcp:HOST:PORT or unix:PATH
+  --image FILE    a signed image (fibcast sign)
+  --baud N        bits a second on a serial console (default 1000000)
+  --chunk BYTES   image bytes per chunk (default 2048)
+
+The card checks the signature against the keys it trusts, writes the slot it does not
+run, self-tests the image, and only then marks it good; a refusal prints the card's reason
+and exits 1, and the card stays on its running image. A flash cut in the middle resumes
+where it stopped when run again.`,
+    options: { card: { type: "string" }, image: { type: "string" }, baud: { type: "string" }, chunk: { type: "string" }, ...quiet },
+    run: (ctx, v) => flashCommand(ctx, {
+      card: v.card as string | undefined, image: v.image as string | undefined,
+      baud: count(v.baud, 1_000_000, "--baud"), chunk: count(v.chunk, 2048, "--chunk"),
+    }),
+  },
   node: {
     summary: "one node of a chassis (started by fibcast run)",
     usage: `fibcast node
@@ -113,18 +163,24 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
     run: () => nodeCommand(),
   },
   bench: {
-    summary: "benchmarks: lookup, wire, program, failover; JSON with --json",
-    usage: `fibcast bench [lookup] [wire] [program] [failover] [--routes FILE] [--json] [--quick]
+    summary: "benchmarks: lookup, wire, forward, flash, program, failover, multicast; JSON with --json",
+    usage: `fibcast bench [lookup] [wire] [forward] [flash] [program] [failover] [multicast] [--routes FILE] [--json] [--quick]
 
   lookup         lookup, update and memory figures per family, against npm
                  longest-prefix-match in the same run
   wire           snapshot bytes per route against FRR's FPM, route encode and
                  decode rates, diff rate
+  forward        forwarding engines: packets looked up and counted per next hop
+                 in WASM, uniform and Zipf traffic, Mpps per engine
+  flash          a signed image flashed over a 1 Mbit/s serial line (simulated,
+                 and a paced PTY pair), against the wire time
   program        the chassis as processes (2 RPs, 4 LCs, 8 NPUs over TCP): cold
                  start, end-to-end programming rate, convergence under churn
   failover       the same chassis on the real tables: the primary route processor
                  freezes while 1% of routes differ on the secondary; detection,
                  resync time and bytes per card, beside a full resend (FPM's)
+  multicast      the real IPv4 table to 1 and 8 cards over UDP multicast, and
+                 with 5% loss: sender bytes, repair bytes, convergence
                  (no name: all of them)
   --routes FILE  a route file instead of the real table (@ip-location-db/asn)
   --json         print JSON

@@ -9,6 +9,8 @@ import { benchWire } from "../../bench/wire.ts";
 import { benchProgram } from "../../bench/program.ts";
 import { benchFailover } from "../../bench/failover.ts";
 import { benchMulticast } from "../../bench/multicast.ts";
+import { benchForward } from "../../bench/forward.ts";
+import { benchFlash } from "../../bench/flash.ts";
 import { cpuCalibration } from "../../bench/stats.ts";
 import { UsageError, type Context } from "../cli-support.ts";
 
@@ -18,14 +20,14 @@ export interface BenchArgs {
   quick: boolean;
 }
 
-const BENCHMARKS = ["lookup", "wire", "program", "failover", "multicast"];
+const BENCHMARKS = ["lookup", "wire", "forward", "flash", "program", "failover", "multicast"];
 
 export async function benchCommand(ctx: Context, names: string[], args: BenchArgs): Promise<number> {
   const unknown = names.filter((n) => !BENCHMARKS.includes(n));
   if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(", ")}; known: ${BENCHMARKS.join(", ")}`);
   const chosen = names.length > 0 ? names : BENCHMARKS;
   let routes: Route[] = [];
-  if (chosen.includes("lookup") || chosen.includes("wire")) {
+  if (chosen.includes("lookup") || chosen.includes("wire") || chosen.includes("forward")) {
     if (args.routes) {
       routes = readRoutesOrFail(args.routes);
     } else {
@@ -37,6 +39,8 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
   const report: Record<string, unknown> = { machine: machine(), cpuCalibration: calibration };
   if (chosen.includes("lookup")) report.lookup = benchLookup(routes, { quick: args.quick, log: ctx.log });
   if (chosen.includes("wire")) report.wire = benchWire(routes, { quick: args.quick, log: ctx.log });
+  if (chosen.includes("forward")) report.forward = benchForward(routes, { quick: args.quick, log: ctx.log });
+  if (chosen.includes("flash")) report.flash = await benchFlash({ quick: args.quick, log: ctx.log });
   if (chosen.includes("program")) report.program = await benchProgram({ quick: args.quick, log: ctx.log });
   if (chosen.includes("failover")) report.failover = await benchFailover({ quick: args.quick, log: ctx.log });
   if (chosen.includes("multicast")) report.multicast = await benchMulticast({ quick: args.quick, log: ctx.log });
@@ -50,6 +54,16 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
           `updates ${(r.updatesPerSec / 1e6).toFixed(2)} M/s  ${r.bytesPerRoute} B/route (total ${r.totalBytesPerRoute})  ` +
           `${r.speedupVsPeer}× longest-prefix-match\n`,
       );
+    }
+    for (const r of (report.forward as ReturnType<typeof benchForward> | undefined)?.runs ?? []) {
+      await ctx.write(
+        `forward  IPv${r.family} ${r.mode}  ${r.mpps} Mpps per engine (in turns: ${r.inTurns.onePassGain}× lookupBatch + JS counting, ` +
+          `lookups alone ${r.inTurns.lookupOnlyMpps} M/s)  ` +
+          `${r.wrong} wrong of ${r.checked}\n`,
+      );
+    }
+    for (const r of (report.flash as Awaited<ReturnType<typeof benchFlash>> | undefined)?.runs ?? []) {
+      await ctx.write(`flash  ${r.imageBytes} B over a ${r.line} ${r.baud / 1e6} Mbit/s line  ${r.ms} ms  ${r.ratio}× the wire time\n`);
     }
     const p = report.program as Awaited<ReturnType<typeof benchProgram>> | undefined;
     if (p) {

@@ -1,114 +1,125 @@
-// fibcast demo (npm start, until the chassis runs): the WASM FIB on the embedded default
-// table: generate, load into a card-sized memory, look up, check every answer of a sample
-// against the golden table, churn, check the digest, summarise.
+// fibcast demo (npm start): the main job on an embedded chassis. Two route processors, four
+// line cards that start blank, eight forwarding engines, each its own process over TCP.
+// Every line card is flashed over its serial console with the release image, signed for
+// the run; the chassis converges on a 1M IPv4 + 200k IPv6 synthetic table (or a route
+// file, or an MRT dump); every engine forwards traffic, checked; then the route processors part,
+// the secondary moves on alone, and the primary is killed: the cards fail over and pass on
+// only the difference. A live view on a terminal, plain lines otherwise; a summary at the
+// end. Exit 0 when every step passed and every card holds what it should.
 
-import { Fib, type Change } from "../fib.ts";
-import { firmwareImage } from "../firmware.ts";
-import { tableDigest } from "../digest.ts";
-import { generateRoutes } from "../generate.ts";
-import { loadRoutes } from "../load.ts";
-import { NextHopTable } from "../nexthops.ts";
-import { ReferenceTable } from "../reference.ts";
-import type { Route } from "../routefile.ts";
-import { readRoutesOrFail } from "../fib-from-file.ts";
-import { Random } from "../random.ts";
-import { addressBatch, batchAddress } from "../traffic.ts";
+import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
 import type { Context } from "../cli-support.ts";
-import { measureRate } from "../../bench/stats.ts";
+import { run, type Report } from "../run/runner.ts";
+import { describeStep, type Step } from "../run/scenario.ts";
+import { parseTopology } from "../run/topology.ts";
+import { LiveView } from "../run/view.ts";
+import type { Chassis } from "../run/chassis.ts";
 
 export interface DemoArgs {
   routes?: string;
+  mrt?: string;
   v4: number;
   v6: number;
   seed: number;
-  memoryMiB: number;
+  keep: boolean;
+  report?: string;
 }
+
+const LINE_CARDS = 4;
+const ENGINES_PER_CARD = 2;
+/** Changes the secondary makes while it is apart from the primary: the difference a failover passes on. */
+const CHURN = 5000;
+/** Packets each engine forwards, uniform over the routed IPv4 space. */
+const TRAFFIC = 1_000_000;
 
 export async function demoCommand(ctx: Context, args: DemoArgs): Promise<number> {
-  let routes: Route[];
-  if (args.routes) {
-    routes = readRoutesOrFail(args.routes);
-    ctx.log(`table: ${routes.length} routes from ${args.routes}`);
-  } else {
-    routes = [
-      ...generateRoutes({ family: 4, routes: args.v4, seed: args.seed }),
-      ...generateRoutes({ family: 6, routes: args.v6, seed: args.seed }),
-    ];
-    ctx.log(`table: ${args.v4} IPv4 + ${args.v6} IPv6 routes, synthetic, seed ${args.seed}`);
+  const table = args.routes ? { routes: resolve(args.routes) } : args.mrt ? { mrt: resolve(args.mrt) } : { generate: { v4: args.v4, v6: args.v6, seed: args.seed } };
+  const nodes: Record<string, unknown> = {
+    rp0: { role: "rp", sources: [{ protocol: "bgp", distance: 20, ...table }] },
+    rp1: { role: "rp", peers: ["rp0"], sources: [{ protocol: "ospf", distance: 110, generate: { v4: 4000, v6: 1000, seed: args.seed + 1 } }] },
+  };
+  const lcs = Array.from({ length: LINE_CARDS }, (_, i) => `lc${i}`);
+  for (const [i, lc] of lcs.entries()) {
+    nodes[lc] = { role: "lc", servers: ["rp0", "rp1"], memoryMiB: 128 };
+    for (let e = 0; e < ENGINES_PER_CARD; e++) nodes[`${lc}.npu${e}`] = { role: "npu", servers: [lc, lcs[(i + 1) % LINE_CARDS]], memoryMiB: 128 };
   }
+  const topology = parseTopology({
+    nodes, links: { stream: "tcp" }, timers: { heartbeatMs: 50, deadAfter: 3 },
+    firmware: { console: "serial", baud: 1_000_000 },
+  }, resolve("fibcast-demo.yaml"));
+  const steps: Step[] = [
+    { kind: "flash", nodes: lcs },
+    { kind: "wait", timeoutMs: 60000 },
+    // Cards that synced from whichever server was ready first move back to their first choice
+    // once it has stayed ready for the failback time (1 s): the primary is then every card's.
+    { kind: "sleep", ms: 1500 },
+    { kind: "wait", timeoutMs: 30000 },
+    { kind: "traffic", family: 4, mode: "uniform", packets: TRAFFIC, seed: args.seed },
+    { kind: "cut", link: ["rp1", "rp0"] },
+    { kind: "churn", node: "rp1", updates: CHURN, rate: 50000, seed: args.seed },
+    { kind: "kill", node: "rp0" },
+    { kind: "wait", timeoutMs: 30000 },
+  ];
+  const what = args.routes ?? args.mrt ?? `${args.v4.toLocaleString("en-US")} IPv4 + ${args.v6.toLocaleString("en-US")} IPv6 synthetic routes (seed ${args.seed})`;
+  ctx.log(`fibcast demo: 2 route processors, ${LINE_CARDS} line cards, ${LINE_CARDS * ENGINES_PER_CARD} forwarding engines as processes; table: ${what}`);
+  ctx.log(`plan: ${steps.map(describeStep).join(" → ")}`);
+  let view: LiveView | undefined;
+  let chassis: Chassis | undefined;
+  /** Routes each card had taken in as updates before the primary died: what came after is the difference passed on. */
+  const routesIn = new Map<string, number>();
+  const started = performance.now();
+  const report = await run(topology, steps, {
+    started: (c) => {
+      chassis = c;
+      view = new LiveView(c, process.stderr);
+      view.start();
+    },
+    progress: async (r) => {
+      view?.line(`${r.ok ? "ok  " : "FAIL"} ${r.step} (${r.ms} ms)${r.error ? `: ${r.error}` : ""}`);
+      if (!r.step.startsWith("churn")) return;
+      for (const n of chassis!.nodes) routesIn.set(n.id, (await chassis!.status(n.id))?.counters.routesIn ?? 0);
+    },
+    before: async (r) => {
+      await view?.stop();
+      summarise(ctx, r, routesIn, performance.now() - started);
+      if (args.keep) {
+        ctx.log(`the chassis stays up (--keep); node logs in ${r.logs}; Ctrl-C ends it`);
+        await new Promise((done) => { process.once("SIGINT", done); process.once("SIGTERM", done); });
+      }
+    },
+  });
+  if (args.report) writeFileSync(args.report, `${JSON.stringify(report, null, 2)}\n`);
+  return report.ok && converged(report) ? 0 : 1;
+}
 
-  const fib = Fib.fromImage(firmwareImage(), { memoryMiB: args.memoryMiB });
-  const nexthops = new NextHopTable();
-  let t = performance.now();
-  const loaded = loadRoutes(fib, routes, nexthops);
-  const loadMs = performance.now() - t;
-  ctx.log(`loaded ${loaded.loaded} routes in ${loadMs.toFixed(0)} ms into a ${args.memoryMiB} MiB card` +
-    (loaded.full > 0 ? `; ${loaded.full} refused: the card's memory is full` : ""));
+function converged(r: Report): boolean {
+  return Object.values(r.nodes).every((n) => !n.up || JSON.stringify(n.digest) === JSON.stringify(n.expectedDigest));
+}
 
-  const golden = new ReferenceTable();
-  for (const r of routes) golden.set(r.prefix, nexthops.intern(r.nexthop));
-
-  const rows: string[][] = [["family", "routes", "lookups/s", "checked", "wrong", "bytes/route", "digest"]];
-  let wrong = 0;
-  for (const family of [4, 6] as const) {
-    const prefixes = routes.filter((r) => r.prefix.family === family).map((r) => r.prefix);
-    if (prefixes.length === 0) continue;
-    const n = 1 << 20;
-    const addrs = addressBatch(prefixes, family, n, "space", args.seed);
-    const out = new Uint32Array(n);
-    const rate = measureRate(n, 5, () => fib.lookupBatch(family, addrs, out)).median;
-    const checked = 100000;
-    let bad = 0;
-    for (let i = 0; i < checked; i++) {
-      const expected = golden.lookup(batchAddress(addrs, family, i));
-      if ((expected ?? 0xffffff) !== out[i]) bad++;
-    }
-    wrong += bad;
+function summarise(ctx: Context, r: Report, routesIn: Map<string, number>, ms: number): void {
+  const rows = [["card", "firmware", "routes", "holds what it should", "active", "detect ms", "resync ms", "bytes in", "difference", "bytes passed on", "updates in", "Mpps", "wrong"]];
+  for (const [id, n] of Object.entries(r.nodes)) {
+    const traffic = r.traffic.find((t) => t.node === id);
+    const failover = n.resyncs.filter((x) => x.from === "rp0").at(-1);
+    const updates = n.up && routesIn.has(id) ? (n.counters.routesIn - routesIn.get(id)!).toLocaleString("en-US") : "";
     rows.push([
-      `IPv${family}`, String(fib.count(family)), `${(rate / 1e6).toFixed(1)} M`, String(checked), String(bad),
-      (fib.memoryUsed(family) / fib.count(family)).toFixed(1), fib.digest(family).toString(16).padStart(16, "0"),
+      id, n.firmware ? (n.firmware.running ? `slot ${n.firmware.running}` : "none") : "build", n.up ? n.routes.toLocaleString("en-US") : "down",
+      n.up ? (JSON.stringify(n.digest) === JSON.stringify(n.expectedDigest) ? "yes" : "NO") : "", n.active ?? "",
+      failover ? String(failover.detectMs) : "", failover ? String(failover.ms) : "", failover ? failover.bytesIn.toLocaleString("en-US") : "",
+      failover ? failover.diffEntries.toLocaleString("en-US") : "", failover ? failover.bytesOut.toLocaleString("en-US") : "", updates,
+      traffic ? (traffic.pps / 1e6).toFixed(1) : "", traffic ? `${traffic.wrong}/${traffic.checked}` : "",
     ]);
   }
-
-  // Churn: replace and remove a sample, then compare the digest with the golden table's.
-  const churn = churnSample(routes, nexthops, args.seed);
-  t = performance.now();
-  fib.apply(churn);
-  const churnMs = performance.now() - t;
-  for (const c of churn) {
-    if (c.nh === undefined) golden.remove(c.prefix);
-    else golden.set(c.prefix, c.nh);
-  }
-  let digestsAgree = true;
-  for (const family of [4, 6] as const) {
-    if (fib.digest(family) !== tableDigest(golden.routes(family))) digestsAgree = false;
-  }
-
-  await ctx.write(table(rows));
-  await ctx.write(
-    `churn: ${churn.length} updates in ${churnMs.toFixed(1)} ms (${(churn.length / churnMs / 1000).toFixed(2)} M/s); ` +
-      `digests ${digestsAgree ? "equal the golden table's" : "DIFFER from the golden table's"}\n` +
-      `memory: ${(fib.memoryBytes() / (1 << 20)).toFixed(1)} MiB of ${args.memoryMiB} MiB; next hops: ${nexthops.size}\n`,
-  );
-  return wrong === 0 && digestsAgree && loaded.invalid === 0 ? 0 : 1;
-}
-
-function churnSample(routes: readonly Route[], nexthops: NextHopTable, seed: number): Change[] {
-  const rnd = new Random(seed + 1);
-  const changes: Change[] = [];
-  const n = Math.min(100000, routes.length);
-  const seen = new Set<number>();
-  while (changes.length < n) {
-    const i = rnd.below(routes.length);
-    if (seen.has(i)) continue;
-    seen.add(i);
-    const r = routes[i];
-    changes.push(rnd.float() < 0.5 ? { prefix: r.prefix } : { prefix: r.prefix, nh: nexthops.intern(routes[rnd.below(routes.length)].nexthop) });
-  }
-  return changes;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n") + "\n";
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  ctx.log("");
+  for (const row of rows) ctx.log(row.map((c, j) => (j < 2 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  "));
+  ctx.log("");
+  const flash = r.steps.find((s) => s.step.startsWith("flash"));
+  const cold = r.steps.find((s) => s.step.startsWith("wait"));
+  ctx.log("line cards: the failover from rp0 (detection, resync, bytes in, routes that differed, bytes to their engines);");
+  ctx.log("updates in: routes each card took as updates after rp0 died — for an engine, the difference its line card passed on");
+  ctx.log(`Mpps: ${(TRAFFIC / 1e6).toFixed(0)}M packets uniform over the routed IPv4 space, looked up and counted per next hop, one engine at a time; wrong: answers unlike longest-prefix match's, of those checked`);
+  ctx.log(`flashed ${LINE_CARDS} line cards in ${flash?.ms ?? "?"} ms (1 Mbit/s serial consoles, at once); converged ${cold?.ms ?? "?"} ms later`);
+  ctx.log(`${r.ok && converged(r) ? "passed" : "FAILED"}: ${r.steps.filter((s) => s.ok).length} of ${r.steps.length} steps in ${(ms / 1000).toFixed(1)} s; node logs in ${r.logs}`);
 }

@@ -142,3 +142,14 @@ export class SimLink {
     b.end.fire(by === b ? "closed here" : reason);
   }
 }
+
+/**
+ * Joins a real stream to side a of a simulated link, whose side b is then the stream to
+ * use: what goes through is impaired (or paced, by bandwidthBps) both ways.
+ */
+export function splice(real: ByteStream, sim: SimLink): void {
+  real.onData((chunk) => sim.a.write(chunk));
+  sim.a.onData((chunk) => real.write(chunk));
+  real.onClose(() => sim.cut());
+  sim.a.onClose(() => real.close());
+}

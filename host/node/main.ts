@@ -7,19 +7,27 @@
 // Control messages (runner → node; each answered with { reply: id, ... }):
 //   status · dump { path } · cut { peer } · restore { peer } · impair { peer, ...knobs }
 //   churn { updates, rate, seed } · expected { subset } (route processors: the subset's digests)
-//   evict { client } (no longer trusted: its channels are re-keyed) · stop
-// The node tells the runner { ready: true, address } once it serves.
+//   evict { client } (no longer trusted: its channels are re-keyed)
+//   traffic { family, mode, packets, runs, seed } (forwarding: Mpps, counts, checked answers) · stop
+// The node tells the runner { ready: true, address, metrics } once it serves (metrics: the
+// port of its Prometheus metrics, when the configuration asks for them). A card that boots
+// flashed firmware says so as soon as its console serves ({ ready, address, console }):
+// until a slot boots it answers only status, which shows its slots.
 
 import { createServer, connect, type Server } from "node:net";
 import { writeFileSync, rmSync } from "node:fs";
 import { FramedLink } from "../links/framed.ts";
 import { socketStream, type ByteStream } from "../links/stream.ts";
 import { openSerial } from "../links/serial.ts";
-import { SimLink, type Impairment } from "../links/sim.ts";
+import { SimLink, splice, type Impairment } from "../links/sim.ts";
 import { Prefix } from "../netip.ts";
 import type { Subset } from "../wire/messages.ts";
 import { firmwareImage } from "../firmware.ts";
-import { Node, type NodeOptions } from "./node.ts";
+import { Node, statusWithoutFirmware, type NodeOptions, type NodeStatus } from "./node.ts";
+import { serveMetrics } from "./metrics.ts";
+import { nodeLog } from "./log.ts";
+import { CardFirmware, type CardConfig } from "../../firmware-sim/card.ts";
+import { ForwardingEngine, type TrafficOptions } from "../../firmware-sim/forwarding.ts";
 import { Trust, readCredential } from "../auth/trust.ts";
 import { udpTransport, type MulticastImpairment } from "../links/multicast.ts";
 import { subsetDigest, normalizeSubset } from "./subset.ts";
@@ -52,6 +60,17 @@ export interface ProcessConfig extends Omit<NodeOptions, "firmware" | "log" | "s
     interfaceAddress: string;
     impairment: MulticastImpairment;
   };
+  /** Line cards and their engines: run the firmware flashed onto the card, not the build's. */
+  card?: CardConfig;
+  /** Serve Prometheus metrics on this port (and host; default 127.0.0.1). */
+  metrics?: { port: number; host?: string };
+}
+
+/** A control message from the runner. */
+interface ControlMessage {
+  id: number;
+  cmd: string;
+  [k: string]: unknown;
 }
 
 /** A subset as JSON: prefixes as text. */
@@ -68,18 +87,45 @@ export function subsetFromJson(s: SubsetJson): Subset {
 const REDIAL_MS = 50;
 
 export async function runNode(config: ProcessConfig): Promise<void> {
-  const log = (line: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), ...line })}\n`);
-  const { subset, listen: _listen, lines: _lines, addresses: _addresses, impair: _impair, trustFile, keyFile, multicast, ...rest } = config;
+  const log = nodeLog(config.id);
+  const { subset, listen: _listen, lines: _lines, addresses: _addresses, impair: _impair, trustFile, keyFile, multicast, card: cardConfig, metrics, ...rest } = config;
+  const card = cardConfig && new CardFirmware(cardConfig, config.memoryMiB ?? 256, (event, fields) => log({ node: config.id, event, ...fields }));
+  const consoleAt = await card?.listen();
+  let node: Node | undefined;
+  const status = (): NodeStatus => ({ ...(node ? node.status() : statusWithoutFirmware(config.id, config.role)), ...(card ? { firmware: card.status() } : {}) });
+  const metricsAt = metrics && await serveMetrics(status, metrics);
+  const control = new Map<string, (raw: ControlMessage) => unknown>();
+  if (process.send) {
+    process.on("message", async (raw: ControlMessage) => {
+      const reply = (body: Record<string, unknown>) => process.send!({ reply: raw.id, ...body });
+      try {
+        if (raw.cmd === "status") return reply({ status: status() });
+        const handler = control.get(raw.cmd);
+        if (!handler) return reply({ error: node ? `unknown command ${raw.cmd}` : `${config.id} runs no firmware yet: flash it first` });
+        return reply((await handler(raw)) as Record<string, unknown>);
+      } catch (e) {
+        reply({ error: (e as Error).message });
+      }
+    });
+  }
+  // Until its node runs, a card stops as a process does: there is nothing to close but the console.
+  control.set("stop", () => (setImmediate(() => process.exit(0)), { ok: true }));
+  process.once("SIGTERM", () => process.exit(0));
+  // A card waiting for firmware is up (its console serves), but serves no client yet.
+  if (card && process.send) process.send({ ready: true, address: config.listen, console: consoleAt, metrics: metricsAt?.port });
+  const firmware = card ? await card.image() : firmwareImage();
+
   const transport = multicast && udpTransport({ interfaceAddress: multicast.interfaceAddress, impairment: multicast.impairment, seed: hash(config.id) });
-  const node = new Node({
-    ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware: firmwareImage(), log,
+  const live = new Node({
+    ...rest, ...(subset ? { subset: subsetFromJson(subset) } : {}), firmware, log,
     ...(trustFile ? { trust: Trust.read(trustFile) } : {}),
     ...(keyFile ? { credential: readCredential(config.id, keyFile) } : {}),
     ...(multicast && transport ? {
       multicast: { transport, group: multicast.group, port: multicast.port, rateBytes: (multicast.rateMbps * 1e6) / 8, datagramBytes: multicast.datagramBytes, maxChannels: multicast.maxChannels },
     } : {}),
   });
-  if (node.role === "rp") await node.loadSources();
+  node = live;
+  if (live.role === "rp") await live.loadSources();
 
   const cut = new Set<string>();
   const sims = new Map<string, SimLink>();
@@ -91,7 +137,7 @@ export async function runNode(config: ProcessConfig): Promise<void> {
   let server: Server | undefined;
   let address: SocketAddress | undefined;
   if (config.listen) {
-    server = createServer((socket) => node.accept(new FramedLink(socketStream(socket), { maxQueuedBytes: 256 << 20 })));
+    server = createServer((socket) => live.accept(new FramedLink(socketStream(socket), { maxQueuedBytes: 256 << 20 })));
     address = await listen(server, config.listen);
   }
   // A serial line stays open: when a session on it ends, the line is opened again for the next.
@@ -100,7 +146,7 @@ export async function runNode(config: ProcessConfig): Promise<void> {
     openSerial({ path }).then(
       (stream) => {
         stream.onClose(() => setTimeout(() => serve(path), REDIAL_MS));
-        node.accept(new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
+        live.accept(new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
       },
       () => setTimeout(() => serve(path), REDIAL_MS),
     );
@@ -117,11 +163,11 @@ export async function runNode(config: ProcessConfig): Promise<void> {
       stream = sim.b;
     }
     stream.onClose(() => { links.delete(peer); sims.delete(peer); });
-    node.connect(peer, new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
+    live.connect(peer, new FramedLink(stream, { maxQueuedBytes: 256 << 20 }));
   };
   const dial = (peer: string) => {
     const to = config.addresses?.[peer];
-    if (!to || cut.has(peer) || !node.wantsLink(peer) || links.has(peer)) return;
+    if (!to || cut.has(peer) || !live.wantsLink(peer) || links.has(peer)) return;
     if ("serial" in to) {
       let drop = false;
       links.set(peer, () => (drop = true));
@@ -148,65 +194,62 @@ export async function runNode(config: ProcessConfig): Promise<void> {
   const stop = () => {
     stopping = true;
     clearInterval(redial);
+    card?.close();
     server?.close();
     for (const drop of links.values()) drop();
     if (config.listen && "unix" in config.listen) rmSync(config.listen.unix, { force: true });
     process.exit(0);
   };
+  process.removeAllListeners("SIGTERM");
   process.on("SIGTERM", stop);
 
-  if (!process.send) return;
-  process.on("message", async (raw: { id: number; cmd: string; [k: string]: unknown }) => {
-    const reply = (body: Record<string, unknown>) => process.send!({ reply: raw.id, ...body });
-    try {
-      switch (raw.cmd) {
-        case "status": return reply({ status: node.status() });
-        case "dump": {
-          let text = "";
-          for (const line of node.dump()) text += line;
-          writeFileSync(raw.path as string, text);
-          return reply({ ok: true });
-        }
-        case "cut": {
-          const peer = raw.peer as string;
-          cut.add(peer);
-          links.get(peer)?.();
-          return reply({ ok: true });
-        }
-        case "restore":
-          cut.delete(raw.peer as string);
-          dial(raw.peer as string);
-          return reply({ ok: true });
-        case "impair": {
-          const { peer, ...knobs } = raw as unknown as { peer: string } & Impairment;
-          delete (knobs as Record<string, unknown>).id;
-          delete (knobs as Record<string, unknown>).cmd;
-          impairments.set(peer, { ...impairments.get(peer), ...knobs });
-          const sim = sims.get(peer);
-          if (sim) sim.impair(knobs);
-          else links.get(peer)?.();     // redialed through the impairment
-          return reply({ ok: true });
-        }
-        case "evict":
-          return reply(node.evict(raw.client as string));
-        case "churn":
-          return reply({ sent: await node.churn(raw.updates as number, raw.rate as number, (raw.seed as number) ?? 1) });
-        case "expected": {
-          const subset = subsetFromJson(raw.subset as SubsetJson);
-          return reply({ digest: { 4: hex(subsetDigest(node.fib, subset, 4)), 6: hex(subsetDigest(node.fib, subset, 6)) } });
-        }
-        case "stop":
-          reply({ ok: true });
-          return stop();
-        default:
-          return reply({ error: `unknown command ${raw.cmd}` });
-      }
-    } catch (e) {
-      reply({ error: (e as Error).message });
-    }
-  });
-  process.send({ ready: true, address });
+  let engine: ForwardingEngine | undefined;
+  const commands: Record<string, (raw: ControlMessage) => unknown> = {
+    dump: (raw) => {
+      let text = "";
+      for (const line of live.dump()) text += line;
+      writeFileSync(raw.path as string, text);
+      return { ok: true };
+    },
+    cut: (raw) => {
+      const peer = raw.peer as string;
+      cut.add(peer);
+      links.get(peer)?.();
+      return { ok: true };
+    },
+    restore: (raw) => {
+      cut.delete(raw.peer as string);
+      dial(raw.peer as string);
+      return { ok: true };
+    },
+    impair: (raw) => {
+      const { peer, id: _id, cmd: _cmd, ...knobs } = raw as unknown as { peer: string } & Impairment & ControlMessage;
+      impairments.set(peer, { ...impairments.get(peer), ...knobs });
+      const sim = sims.get(peer);
+      if (sim) sim.impair(knobs);
+      else links.get(peer)?.();     // redialed through the impairment
+      return { ok: true };
+    },
+    evict: (raw) => live.evict(raw.client as string),
+    traffic: (raw) => {
+      if (live.role === "rp") throw new Error(`${live.id} is a route processor: traffic goes through forwarding engines and line cards`);
+      engine ??= new ForwardingEngine(live.fib);
+      return { traffic: engine.run(raw as unknown as TrafficOptions) };
+    },
+    churn: async (raw) => ({ sent: await live.churn(raw.updates as number, raw.rate as number, (raw.seed as number) ?? 1) }),
+    expected: (raw) => {
+      const subset = subsetFromJson(raw.subset as SubsetJson);
+      return { digest: { 4: hex(subsetDigest(live.fib, subset, 4)), 6: hex(subsetDigest(live.fib, subset, 6)) } };
+    },
+    stop: () => {
+      setImmediate(stop);
+      return { ok: true };
+    },
+  };
+  for (const [name, handler] of Object.entries(commands)) control.set(name, handler);
+  if (!card) process.send?.({ ready: true, address, metrics: metricsAt?.port });
 }
+
 
 function listen(server: Server, at: SocketAddress): Promise<SocketAddress> {
   return new Promise((resolve, reject) => {
@@ -221,14 +264,6 @@ function listen(server: Server, at: SocketAddress): Promise<SocketAddress> {
       });
     }
   });
-}
-
-/** Joins a real stream to side a of a simulated link: what goes through is impaired both ways. */
-function splice(real: ByteStream, sim: SimLink): void {
-  real.onData((chunk) => sim.a.write(chunk));
-  sim.a.onData((chunk) => real.write(chunk));
-  real.onClose(() => sim.cut());
-  sim.a.onClose(() => real.close());
 }
 
 function hex(d: bigint): string {

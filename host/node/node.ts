@@ -36,6 +36,7 @@ import type { MulticastTransport } from "../links/multicast.ts";
 import { ChannelServer, type ChannelStatus, type MulticastOptions } from "../multicast/server.ts";
 import type { ReceiverCounters } from "../multicast/receiver.ts";
 import { pieces, Slicer } from "./slices.ts";
+import type { FirmwareStatus } from "../../firmware-sim/card.ts";
 
 export interface NodeOptions {
   id: string;
@@ -116,9 +117,19 @@ export interface NodeStatus {
   /** Channels this node multicasts on, and those it receives. */
   channels: { serving: ChannelStatus[]; receiving: ({ server: string; channel: number } & ReceiverCounters & ClientSession["multicastCounters"])[] };
   rib?: ReturnType<Rib["digests"]>;
+  /** A card that boots flashed firmware: what it runs, and its slots (added by the card process). */
+  firmware?: FirmwareStatus;
 }
 
 const hex = (d: bigint) => d.toString(16).padStart(16, "0");
+
+/** What a card that runs no firmware yet reports: no table, no sessions. */
+export function statusWithoutFirmware(id: string, role: Role): NodeStatus {
+  return {
+    id, role, routes: { 4: 0, 6: 0 }, digest: { 4: hex(0n), 6: hex(0n) }, active: null, stale: false, failovers: 0, resyncs: [],
+    sessions: [], clients: [], counters: {}, channels: { serving: [], receiving: [] },
+  };
+}
 
 /** The link to a peer route processor, whichever side dialed. */
 interface PeerLink {

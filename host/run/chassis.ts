@@ -10,7 +10,12 @@ import { existsSync, mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, 
 import { stringify } from "yaml";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { builtPath } from "../firmware.ts";
+import { builtPath, firmwareImage } from "../firmware.ts";
+import { FramedLink } from "../links/framed.ts";
+import { dialConsole, type ConsoleAddress } from "../../firmware-sim/console.ts";
+import { flashImage, FlashError, type FlashOutcome } from "../../firmware-sim/flasher.ts";
+import { generateBuildKey, parseImage, signImage, ImageError } from "../../firmware-sim/image.ts";
+import { createPrivateKey } from "node:crypto";
 import type { Address, ProcessConfig, SocketAddress, SubsetJson } from "../node/main.ts";
 import type { NodeStatus } from "../node/node.ts";
 import type { Impairment } from "../links/sim.ts";
@@ -36,10 +41,17 @@ export class Chassis {
   private nextId = 1;
   /** Trust file and key folder the nodes prove themselves with (multicast needs proven clients). */
   private readonly auth: AuthSpec | undefined;
+  /** Line cards' consoles, where their bootloaders listen (a topology with firmware). */
+  private readonly consoles = new Map<string, { card: ConsoleAddress; flasher: ConsoleAddress }>();
+  private readonly consolePairs: PtyPair[] = [];
+  /** The image flash steps send by default, and the public keys cards trust. */
+  private readonly firmware: { image: string; keys: string[] } | undefined;
 
   private constructor(readonly topology: Topology) {
     this.logDir = mkdtempSync(join(tmpdir(), "fibcast-run-"));
     this.auth = topology.auth ?? (topology.multicast.via === "off" ? undefined : runCredentials(topology, this.logDir));
+    const f = topology.firmware;
+    this.firmware = f && (f.image ? { image: f.image, keys: f.keys } : runImage(this.logDir, f.keys));
   }
 
   /** Starts every node of the topology; resolves when all serve. */
@@ -57,6 +69,16 @@ export class Chassis {
         for (const n of topology.nodes) {
           if (n.role === "npu") continue;
           c.addresses.set(n.id, topology.links.stream === "unix" ? { unix: join(c.logDir, `${n.id}.sock`) } : { tcp: await freePort(), host: "127.0.0.1" });
+        }
+      }
+      for (const n of topology.firmware ? topology.nodes.filter((x) => x.role === "lc") : []) {
+        if (topology.firmware!.console === "serial") {
+          const pair = await ptyPair(join(c.logDir, `${n.id}.console`), join(c.logDir, `${n.id}.console-card`));
+          c.consolePairs.push(pair);
+          c.consoles.set(n.id, { card: { serial: pair.b }, flasher: { serial: pair.a } });
+        } else {
+          const port = await freePort();
+          c.consoles.set(n.id, { card: { tcp: port, host: "127.0.0.1" }, flasher: { tcp: port, host: "127.0.0.1" } });
         }
       }
       await Promise.all(topology.nodes.map((n) => c.spawn(n)));
@@ -99,7 +121,35 @@ export class Chassis {
       ...(lines.length > 0 ? { lines } : {}),
       addresses: Object.fromEntries(servers.map((s) => [s, address(s)])),
       ...(this.topology.links.stream === "sim" ? { impair: Object.fromEntries(servers.map((s) => [s, impairment])) } : {}),
+      ...(this.firmware ? { card: this.cardConfig(n) } : {}),
+      ...(this.topology.metrics ? { metrics: { port: this.topology.metrics.port + this.topology.nodes.indexOf(n), host: this.topology.metrics.host } } : {}),
     };
+  }
+
+  /** Where a line card keeps its slots and serves its console; an engine boots its card's image. */
+  private cardConfig(n: NodeSpec): ProcessConfig["card"] {
+    const slots = (id: string) => join(this.logDir, `${id}.slots`);
+    if (n.role === "npu") return { slots: slots(n.servers[0]) };
+    if (n.role !== "lc") return undefined;
+    return { slots: slots(n.id), trustedKeys: this.firmware!.keys, console: this.consoles.get(n.id)!.card, slotBytes: this.topology.firmware!.slotBytes };
+  }
+
+  /**
+   * Flashes a line card through its console with a signed image (default: the topology's).
+   * Rejects with FlashError (the card's reason when it refused) or ImageError (the file).
+   */
+  async flash(id: string, imageFile?: string, onProgress?: (acked: number, total: number) => void): Promise<FlashOutcome> {
+    const console = this.consoles.get(id);
+    if (!console) throw new FlashError("refused", `${id} is not a line card that boots flashed firmware (the topology needs a firmware section)`);
+    const file = imageFile ?? this.firmware!.image;
+    const image = parseImage(new Uint8Array(readFileSync(file)));
+    if (image instanceof ImageError) throw new ImageError(image.kind, `${file}: ${image.message}`);
+    const link = new FramedLink(await dialConsole(console.flasher, this.topology.firmware!.baud));
+    try {
+      return await flashImage(link, image, { ...(onProgress ? { onProgress } : {}) });
+    } finally {
+      link.close();
+    }
   }
 
   private spawn(n: NodeSpec): Promise<void> {
@@ -229,6 +279,7 @@ export class Chassis {
       setTimeout(() => r.child.kill("SIGKILL"), 2000).unref();
     })));
     for (const l of this.lines) l.pair.close();
+    for (const pair of this.consolePairs) pair.close();
   }
 }
 
@@ -275,6 +326,19 @@ function canListen(port: number): Promise<boolean> {
     s.once("error", () => resolve(false));
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A build key for the run and the release image signed with it: a topology that boots flashed
+ * firmware but brings no image of its own flashes the build's.
+ */
+function runImage(dir: string, keys: string[]): { image: string; keys: string[] } {
+  const made = generateBuildKey();
+  writeFileSync(join(dir, "build.key"), made.privatePem, { mode: 0o600 });
+  writeFileSync(join(dir, "build.pub"), made.publicPem);
+  const image = join(dir, "fib.fw");
+  writeFileSync(image, signImage(firmwareImage(), { id: made.id, privateKey: createPrivateKey(made.privatePem) }));
+  return { image, keys: [...keys, join(dir, "build.pub")] };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { NodeStatus, Resync } from "../node/node.ts";
 import { Chassis } from "./chassis.ts";
 import { describeStep, type Step } from "./scenario.ts";
 import type { Topology } from "./topology.ts";
+import type { TrafficResult } from "../../firmware-sim/forwarding.ts";
 
 export interface StepResult {
   step: string;
@@ -29,6 +30,8 @@ export interface NodeReport {
   counters: Record<string, number>;
   /** Multicast channels it serves and receives (docs/multicast.md). */
   channels: NodeStatus["channels"];
+  /** Line cards and engines of a topology with firmware: the slot they run and the slots' states. */
+  firmware?: NodeStatus["firmware"];
 }
 
 export interface Report {
@@ -39,36 +42,50 @@ export interface Report {
   nodes: Record<string, NodeReport>;
   /** With guardTables: each time a card that held routes was found holding none, told so by no server. */
   emptied?: string[];
+  /** What each traffic step measured, per card. */
+  traffic: TrafficRun[];
+}
+
+/** One card's share of a traffic step. */
+export interface TrafficRun extends TrafficResult {
+  step: number;
+  node: string;
 }
 
 export interface RunOptions {
   dump?: string;
-  /** Told each step as it ends. */
-  progress?: (r: StepResult) => void;
+  /** Told each step as it ends; the next step waits for it. */
+  progress?: (r: StepResult) => void | Promise<void>;
   /**
    * After every step, check that no line card or forwarding engine that held routes holds
    * none while its subset has some: a card never flushes its table because a server died.
    * A killed and restarted card starts empty; that is not counted.
    */
   guardTables?: boolean;
+  /** Told the chassis once it runs (a live view watches it). */
+  started?: (chassis: Chassis) => void;
+  /** Given the report while the chassis still runs; it stops when the promise settles (a demo's --keep). */
+  before?: (report: Report) => Promise<void>;
 }
 
 export async function run(topology: Topology, steps: Step[], options: RunOptions = {}): Promise<Report> {
   const chassis = await Chassis.start(topology);
+  options.started?.(chassis);
   const results: StepResult[] = [];
+  const traffic: TrafficRun[] = [];
   const guard = options.guardTables ? new TableGuard(chassis) : undefined;
   try {
     for (const step of steps) {
       const started = performance.now();
       let error: string | undefined;
       try {
-        await perform(chassis, step);
+        await perform(chassis, step, (node, r) => traffic.push({ step: results.length, node, ...r }));
       } catch (e) {
         error = (e as Error).message;
       }
       const r: StepResult = { step: describeStep(step), ok: error === undefined, ms: Math.round(performance.now() - started), ...(error ? { error } : {}) };
       results.push(r);
-      options.progress?.(r);
+      await options.progress?.(r);
       await guard?.check(step, r.step);
     }
     const nodes = await reportNodes(chassis);
@@ -77,13 +94,15 @@ export async function run(topology: Topology, steps: Step[], options: RunOptions
       for (const n of chassis.nodes) if (chassis.isUp(n.id)) await chassis.request(n.id, "dump", { path: resolve(join(options.dump, `${n.id}.routes`)) }, 120000);
     }
     const ok = results.every((r) => r.ok) && (guard?.emptied.length ?? 0) === 0;
-    return { ok, topology: topology.file, logs: chassis.logDir, steps: results, nodes, ...(guard ? { emptied: guard.emptied } : {}) };
+    const report = { ok, topology: topology.file, logs: chassis.logDir, steps: results, nodes, ...(guard ? { emptied: guard.emptied } : {}), traffic };
+    await options.before?.(report);
+    return report;
   } finally {
     await chassis.stop();
   }
 }
 
-async function perform(chassis: Chassis, step: Step): Promise<void> {
+async function perform(chassis: Chassis, step: Step, measured: (node: string, r: TrafficResult) => void): Promise<void> {
   switch (step.kind) {
     case "wait": return waitConverged(chassis, step.timeoutMs);
     case "kill": return chassis.kill(step.node);
@@ -97,6 +116,24 @@ async function perform(chassis: Chassis, step: Step): Promise<void> {
     case "churn": {
       const reply = await chassis.request(step.node, "churn", { updates: step.updates, rate: step.rate, seed: step.seed }, 600000);
       if (reply.error) throw new Error(String(reply.error));
+      return;
+    }
+    case "flash": {
+      await Promise.all(step.nodes.map((id) => chassis.flash(id, step.image).catch((e: Error) => { throw new Error(`${id}: ${e.message}`); })));
+      return;
+    }
+    case "traffic": {
+      // One card at a time: each has the machine's cores to itself while it is measured.
+      const nodes = step.nodes ?? chassis.nodes.filter((n) => n.role === "npu").map((n) => n.id);
+      const wrong: string[] = [];
+      for (const id of nodes) {
+        const reply = await chassis.request(id, "traffic", { family: step.family, mode: step.mode, packets: step.packets, seed: step.seed, runs: 3 }, 120000);
+        if (reply.error) throw new Error(`${id}: ${String(reply.error)}`);
+        const r = reply.traffic as TrafficResult;
+        measured(id, r);
+        if (r.wrong > 0 || r.overflow > 0) wrong.push(`${id}: ${r.wrong} of ${r.checked} answers wrong, ${r.overflow} packets uncounted`);
+      }
+      if (wrong.length > 0) throw new Error(wrong.join("; "));
       return;
     }
     case "expect": {
@@ -195,6 +232,7 @@ async function reportNodes(chassis: Chassis): Promise<Record<string, NodeReport>
       resyncs: s?.resyncs ?? [],
       counters: s?.counters ?? {},
       channels: s?.channels ?? { serving: [], receiving: [] },
+      ...(s?.firmware ? { firmware: s.firmware } : {}),
     };
   }
   return out;

@@ -10,11 +10,19 @@
 //   - churn: { node: rp1, updates: 50000, rate: 20000, seed: 1 }
 //   - sleep: 500ms
 //   - expect: { node: lc0, routes: 565000 }        (routes: both families; or routes4, routes6)
+//   - traffic: { mode: uniform, packets: 2000000 } (every forwarding engine in turn, or node: a
+//                                                   card or a list; mode uniform | zipf; family
+//                                                   4 | 6; a wrong answer fails the step)
+//   - flash: { node: lc0, image: fib.fw }          (node: a line card or a list, flashed at once;
+//                                                   image: default the topology's; a refusal fails
+//                                                   the step with the card's reason)
 //
+// Paths are relative to the scenario file.
 // Durations are "500ms", "2s", or a number of milliseconds.
 
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import { dirname, resolve } from "node:path";
 import type { Impairment } from "../links/sim.ts";
 
 export class ScenarioError extends Error {
@@ -32,7 +40,9 @@ export type Step =
   | { kind: "impair"; link: [string, string]; impairment: Impairment }
   | { kind: "churn"; node: string; updates: number; rate: number; seed: number }
   | { kind: "sleep"; ms: number }
-  | { kind: "expect"; node: string; routes?: number; routes4?: number; routes6?: number };
+  | { kind: "expect"; node: string; routes?: number; routes4?: number; routes6?: number }
+  | { kind: "flash"; nodes: string[]; image?: string }
+  | { kind: "traffic"; nodes?: string[]; family: 4 | 6; mode: "uniform" | "zipf"; packets: number; seed: number };
 
 /** The default scenario: converge, and say so. */
 export const CONVERGE: Step[] = [{ kind: "wait", timeoutMs: 30000 }];
@@ -50,10 +60,10 @@ export function readScenario(file: string): Step[] {
 export function parseScenario(doc: unknown, file: string): Step[] {
   const steps = (doc as { steps?: unknown })?.steps;
   if (!Array.isArray(steps)) throw new ScenarioError(`${file}: steps: must be a list`);
-  return steps.map((raw, i) => parseStep(raw, `${file}: steps[${i}]`));
+  return steps.map((raw, i) => parseStep(raw, `${file}: steps[${i}]`, dirname(resolve(file))));
 }
 
-function parseStep(raw: unknown, where: string): Step {
+function parseStep(raw: unknown, where: string, base: string): Step {
   const fail = (reason: string): never => { throw new ScenarioError(`${where}: ${reason}`); };
   if (typeof raw !== "object" || raw === null) fail("must be a mapping such as { kill: rp0 }");
   const s = raw as Record<string, unknown>;
@@ -88,8 +98,25 @@ function parseStep(raw: unknown, where: string): Step {
       for (const k of ["routes", "routes4", "routes6"] as const) if (o[k] !== undefined) step[k] = num(o[k], `expect.${k}`);
       return step;
     }
+    case "flash": {
+      const o = (v ?? {}) as Record<string, unknown>;
+      const nodes = Array.isArray(o.node) ? o.node.map(name) : [name(o.node)];
+      if (nodes.length === 0) fail("flash.node: must name a line card");
+      return { kind: "flash", nodes, ...(o.image === undefined ? {} : { image: resolve(base, String(o.image)) }) };
+    }
+    case "traffic": {
+      const o = (v ?? {}) as Record<string, unknown>;
+      const mode = o.mode ?? "uniform";
+      if (mode !== "uniform" && mode !== "zipf") fail(`traffic.mode: uniform or zipf, not ${JSON.stringify(o.mode)}`);
+      const family = o.family ?? 4;
+      if (family !== 4 && family !== 6) fail("traffic.family: 4 or 6");
+      return {
+        kind: "traffic", family: family as 4 | 6, mode: mode as "uniform" | "zipf", packets: num(o.packets ?? 2_000_000, "traffic.packets"), seed: num(o.seed ?? 1, "traffic.seed"),
+        ...(o.node === undefined ? {} : { nodes: Array.isArray(o.node) ? o.node.map(name) : [name(o.node)] }),
+      };
+    }
     default:
-      return fail(`unknown step ${JSON.stringify(kind)} (wait, kill, freeze, thaw, restart, cut, restore, impair, churn, sleep, expect)`);
+      return fail(`unknown step ${JSON.stringify(kind)} (wait, kill, freeze, thaw, restart, cut, restore, impair, churn, sleep, expect, flash, traffic)`);
   }
 }
 
@@ -110,5 +137,7 @@ export function describeStep(s: Step): string {
     case "churn": return `churn: ${s.node} ${s.updates} at ${s.rate}/s`;
     case "sleep": return `sleep: ${s.ms}ms`;
     case "expect": return `expect: ${s.node} ${JSON.stringify({ routes: s.routes, routes4: s.routes4, routes6: s.routes6 })}`;
+    case "flash": return `flash: ${s.nodes.join(", ")}${s.image ? ` with ${s.image}` : ""}`;
+    case "traffic": return `traffic: ${s.packets} ${s.mode} IPv${s.family} packets through ${s.nodes?.join(", ") ?? "every forwarding engine"}`;
   }
 }

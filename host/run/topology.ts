@@ -60,6 +60,24 @@ export interface AuthSpec {
   keys: string;
 }
 
+/**
+ * Line cards that boot flashed firmware: each starts blank (its bootloader on its console)
+ * until a `flash` step writes a signed image; its engines run the image it boots.
+ * Absent: every card runs the build's image from the start.
+ */
+export interface FirmwareSpec {
+  /** Public-key files of the build keys cards trust; none: the runner makes a build key for the run. */
+  keys: string[];
+  /** The image `flash` steps send when they name none; none: the release build, signed with the run's key. */
+  image: string | undefined;
+  /** How the flasher reaches a card's bootloader: a serial line (a PTY pair) or a TCP socket. */
+  console: "serial" | "tcp";
+  /** Bits a second on a serial console. */
+  baud: number;
+  /** Largest image a slot holds. */
+  slotBytes: number;
+}
+
 export interface Topology {
   file: string;
   nodes: NodeSpec[];
@@ -73,6 +91,9 @@ export interface Topology {
   backlogBytes: number;
   multicast: MulticastSpec;
   auth: AuthSpec | undefined;
+  firmware: FirmwareSpec | undefined;
+  /** Prometheus metrics: node i (in topology order) serves them on port + i. */
+  metrics: { port: number; host: string } | undefined;
 }
 
 const ROLES: readonly Role[] = ["rp", "lc", "npu"];
@@ -156,7 +177,7 @@ export function parseTopology(doc: unknown, file: string): Topology {
   const resync = (root.resync ?? "digest") as ResyncMode;
   if (resync !== "digest" && resync !== "copy") fail("resync", `must be digest or copy, not ${JSON.stringify(root.resync)}`);
   const backlogBytes = Math.round((root.backlogMiB === undefined ? DEFAULT_BACKLOG_BYTES / 2 ** 20 : number(root.backlogMiB, "backlogMiB", 0, 1024)) * 2 ** 20);
-  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync, backlogBytes, multicast: multicastSpec(), auth: authSpec() };
+  return { file, nodes, links: { stream, impairment }, timers, failbackMs, resync, backlogBytes, multicast: multicastSpec(), auth: authSpec(), firmware: firmwareSpec(), metrics: metricsSpec() };
 
   function multicastSpec(): MulticastSpec {
     const m = root.multicast === undefined ? {} : record(root.multicast, file, "multicast");
@@ -185,6 +206,33 @@ export function parseTopology(doc: unknown, file: string): Topology {
     const trust = resolve(base, a.trust as string);
     if (!existsSync(trust)) fail("auth.trust", `no file ${trust}`);
     return { trust, keys: resolve(base, a.keys as string) };
+  }
+
+  function metricsSpec(): Topology["metrics"] {
+    if (root.metrics === undefined) return undefined;
+    const m = record(root.metrics, file, "metrics");
+    const port = number(m.port, "metrics.port", 1024, 65535 - nodes.length);
+    return { port, host: String(m.host ?? "127.0.0.1") };
+  }
+
+  function firmwareSpec(): FirmwareSpec | undefined {
+    if (root.firmware === undefined) return undefined;
+    const f = record(root.firmware, file, "firmware");
+    const keys = (f.keys === undefined ? [] : Array.isArray(f.keys) ? f.keys : [f.keys]).map((k) => {
+      const path = resolve(base, String(k));
+      if (!existsSync(path)) fail("firmware.keys", `no file ${path}`);
+      return path;
+    });
+    const image = f.image === undefined ? undefined : resolve(base, String(f.image));
+    if (image !== undefined && !existsSync(image)) fail("firmware.image", `no file ${image}`);
+    if (image !== undefined && keys.length === 0) fail("firmware.keys", "an image of your own needs the public key it is signed with");
+    const console = (f.console ?? "serial") as FirmwareSpec["console"];
+    if (console !== "serial" && console !== "tcp") fail("firmware.console", `must be serial or tcp, not ${JSON.stringify(f.console)}`);
+    return {
+      keys, image, console,
+      baud: f.baud === undefined ? 1_000_000 : number(f.baud, "firmware.baud", 300, 100_000_000),
+      slotBytes: Math.round((f.slotKiB === undefined ? 1024 : number(f.slotKiB, "firmware.slotKiB", 1, 65536)) * 1024),
+    };
   }
 
   function number(v: unknown, where: string, min: number, max: number): number {
