@@ -18,7 +18,7 @@
 
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { yaml } from "../lazy.ts";
 import { Writer } from "../wire/bytes.ts";
 
 export type AuthMethod = "hmac-sha256" | "ed25519";
@@ -101,7 +101,7 @@ export class Trust {
   static read(file: string): Trust {
     let doc: unknown;
     try {
-      doc = parse(readFileSync(file, "utf8"));
+      doc = yaml().parse(readFileSync(file, "utf8"));
     } catch (e) {
       throw new TrustError(`${file}: ${(e as Error).message}`);
     }

@@ -2,7 +2,7 @@
 // a signed image onto a card through its console.
 
 import { writeFileSync, readFileSync } from "node:fs";
-import { SingleBar, Presets } from "cli-progress";
+import { cliProgress } from "../lazy.ts";
 import { FramedLink } from "../links/framed.ts";
 import { FailedError, UsageError, type Context } from "../cli-support.ts";
 import { generateBuildKey, parseImage, readBuildKey, signImage, ImageError } from "../../firmware-sim/image.ts";
@@ -37,7 +37,7 @@ export async function flashCommand(ctx: Context, args: { card?: string; image?: 
   if (image instanceof ImageError) throw new FailedError(`${args.image}: ${image.message}`);
   const link = new FramedLink(await dialConsole(address, args.baud).catch((e: Error) => { throw new FailedError(e.message); }));
   // A bar on a terminal; in a pipe or CI, a line every quarter of the image.
-  const bar = process.stderr.isTTY ? new SingleBar({ format: "flashing [{bar}] {percentage}% {value}/{total} bytes {eta}s" }, Presets.shades_classic) : undefined;
+  const bar = process.stderr.isTTY ? new (cliProgress().SingleBar)({ format: "flashing [{bar}] {percentage}% {value}/{total} bytes {eta}s" }, cliProgress().Presets.shades_classic) : undefined;
   bar?.start(image.size, 0);
   let quarter = 0;
   try {

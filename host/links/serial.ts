@@ -1,7 +1,7 @@
 // A serial line as a ByteStream, through the serialport package: the real UART link to a
 // card (tests run it over a socat PTY pair).
 
-import { SerialPort } from "serialport";
+import { serialport } from "../lazy.ts";
 import { CloseSignal, type ByteStream } from "./stream.ts";
 
 export interface SerialOptions {
@@ -11,7 +11,7 @@ export interface SerialOptions {
 
 /** Opens a serial device; rejects with the device's reason if it cannot be opened. */
 export async function openSerial(options: SerialOptions): Promise<ByteStream> {
-  const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
+  const port = new (serialport().SerialPort)({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new Error(`${options.path}: ${e.message}`)) : resolve())));
   const end = new CloseSignal();
   port.on("error", (e) => end.fire(`${options.path}: ${e.message}`));

@@ -9,7 +9,8 @@
 // and 64 bits do not fit a sample's float. Compare digests through status.
 
 import { createServer, type Server } from "node:http";
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { Registry } from "prom-client";
+import { promClient } from "../lazy.ts";
 import type { NodeStatus } from "./node.ts";
 
 export interface MetricsServer {
@@ -74,6 +75,7 @@ const RESYNC_MODES = ["copy", "digest", "catch-up"] as const;
  * status every metric of that scrape reports (prom-client collects them all at once).
  */
 function nodeRegistry(status: () => NodeStatus): { registry: Registry; read(): void } {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let s: NodeStatus = status();

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { existsSync, mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
-import { stringify } from "yaml";
+import { yaml } from "../lazy.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { builtPath, firmwareImage } from "../firmware.ts";
@@ -356,6 +356,6 @@ function runCredentials(topology: Topology, dir: string): AuthSpec {
     clients[n.id] = made.trustEntry;
   }
   const trust = join(dir, "trust.yaml");
-  writeFileSync(trust, stringify({ clients }));
+  writeFileSync(trust, yaml().stringify({ clients }));
   return { trust, keys };
 }

@@ -21,7 +21,7 @@
 // Durations are "500ms", "2s", or a number of milliseconds.
 
 import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { yaml } from "../lazy.ts";
 import { dirname, resolve } from "node:path";
 import type { Impairment } from "../links/sim.ts";
 
@@ -50,7 +50,7 @@ export const CONVERGE: Step[] = [{ kind: "wait", timeoutMs: 30000 }];
 export function readScenario(file: string): Step[] {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, "utf8"));
+    doc = yaml().parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw new ScenarioError(`${file}: ${(e as Error).message}`);
   }

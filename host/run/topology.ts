@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse } from "yaml";
+import { yaml } from "../lazy.ts";
 import { Prefix, ParseError } from "../netip.ts";
 import type { ResyncMode, Role } from "../wire/messages.ts";
 import type { SourceConfig } from "../node/sources.ts";
@@ -102,7 +102,7 @@ const SERVER_ROLE: Record<Role, Role | undefined> = { rp: undefined, lc: "rp", n
 export function readTopology(file: string): Topology {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, "utf8"));
+    doc = yaml().parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw new TopologyError(`${file}: ${(e as Error).message}`);
   }
