@@ -36,6 +36,7 @@ import type { MulticastTransport } from "../links/multicast.ts";
 import { ChannelServer, type ChannelStatus, type MulticastOptions } from "../multicast/server.ts";
 import type { ReceiverCounters } from "../multicast/receiver.ts";
 import { pieces, Slicer } from "./slices.ts";
+import { CopyCache } from "./copies.ts";
 import type { FirmwareStatus } from "../../firmware-sim/card.ts";
 
 export interface NodeOptions {
@@ -151,6 +152,7 @@ export class Node implements ServerHost, ClientHost {
   readonly nexthops: NextHopTable;
   readonly fib: Fib;
   readonly rangeCache: RangeCache;
+  readonly copies: CopyCache;
   readonly trust: Trust | undefined;
   readonly credential: Credential | undefined;
   readonly multicast: MulticastTransport | undefined;
@@ -212,6 +214,7 @@ export class Node implements ServerHost, ClientHost {
       this.fib = newFib(options.memoryMiB ?? 256);
     }
     this.rangeCache = new RangeCache(this.fib);
+    this.copies = new CopyCache(this.fib, this.nexthops);
     this.trust = options.trust;
     this.credential = options.credential;
     this.multicast = options.multicast?.transport;

@@ -26,10 +26,11 @@ import { CAP_MULTICAST, ERROR_BEYOND_BACKLOG, ERROR_NOT_REGISTERED, encodeMessag
 import { authTranscript, type Trust } from "../auth/trust.ts";
 import { newKeyShare, sessionKek } from "../auth/keys.ts";
 import type { ChannelServer } from "../multicast/server.ts";
-import { nexthopsMessages, snapshotMessages } from "../wire/snapshot.ts";
+import { nexthopsMessages } from "../wire/snapshot.ts";
 import { streamBytes } from "../wire/frame.ts";
 import type { Feed } from "./feed.ts";
 import type { RangeCache } from "./rangesync.ts";
+import type { CopyCache } from "./copies.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
 import { Slicer } from "./slices.ts";
@@ -57,6 +58,8 @@ export interface ServerHost {
   readonly timers: Timers;
   /** The node's range digests, kept for every client's digest resync. */
   readonly rangeCache: RangeCache;
+  /** Copies of subsets of the table, shared by the clients that ask for the same one. */
+  readonly copies: CopyCache;
   /** Who may register; undefined: anyone (and no multicast, whose keys need a proven client). */
   readonly trust: Trust | undefined;
   /** The node's multicast channels, if it multicasts. */
@@ -321,8 +324,9 @@ export class ServerSession extends Session<ServerState> {
     this.nexthopsSent = this.host.nexthops.version;
     const slicer = new Slicer();
     const epoch = this.epoch;
-    for (const m of snapshotMessages(this.host.fib.frozen(), this.host.nexthops, { snapshot: 1, sequence, subset: this.client!.subset })) {
-      if (!this.send(m)) return;
+    const copy = this.host.copies.copy(this.client!.subset, sequence);
+    for (let i = 0, bytes; (bytes = copy.frame(i)); i++) {
+      if (!this.sendEncoded(bytes)) return;
       await slicer.turn();
       if (this.epoch !== epoch) return;
     }
