@@ -57,7 +57,7 @@ async function bench(n: number, options: BenchOptions = {}): Promise<Bench> {
   const rp = new Node({
     id: "rp0", role: "rp", index: 0, firmware, timers, memoryMiB: 64, backlogBytes: options.backlogBytes,
     sources: [{ protocol: "bgp", distance: 20, generate: { v4: 4000, v6: 1000, seed: 3 } }],
-    trust: Trust.parse({ clients }, "trust"), multicast: multicast(6000),
+    trust: Trust.parse({ clients }, "trust"), multicast: multicast(6000), log: journaled("rp0"),
   });
   await rp.loadSources();
   const cards: Node[] = [];
@@ -70,8 +70,16 @@ async function bench(n: number, options: BenchOptions = {}): Promise<Bench> {
   return { rp, cards, backplane, secrets };
 }
 
+/** Each node's last log lines: a wait that times out says what the nodes went through. */
+const journal = new Map<string, string[]>();
+function journaled(id: string): NodeOptions["log"] {
+  const lines: string[] = [];
+  journal.set(id, lines);
+  return (line) => { lines.push(JSON.stringify(line)); if (lines.length > 12) lines.shift(); };
+}
+
 function card(o: Omit<NodeOptions, "firmware" | "timers" | "role">): Node {
-  return new Node({ firmware, timers, memoryMiB: 32, role: "lc", ...o });
+  return new Node({ firmware, timers, memoryMiB: 32, role: "lc", log: journaled(o.id), ...o });
 }
 
 /** Every link made, to cut when a test ends (sessions that end stop their heartbeats). */
@@ -88,7 +96,10 @@ function wire(server: Node, client: Node, latencyMs = 1): SimLink {
 async function until(what: string, ok: () => boolean, ms = 10000, nodes: Node[] = []): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(nodes.map((n) => { const s = n.status(); return [s.id, s.active, s.stale, s.routes, s.sessions, s.clients]; }))}`);
+    if (Date.now() > end) {
+      const states = JSON.stringify(nodes.map((n) => { const s = n.status(); return [s.id, s.active, s.stale, s.routes, s.sessions, s.clients]; }));
+      throw new Error(`timed out waiting for ${what}: ${states}\n${nodes.flatMap((n) => journal.get(n.id) ?? []).join("\n")}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }
