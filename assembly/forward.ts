@@ -13,7 +13,7 @@
 // counted as overflow, never lost silently.
 
 import { NONE } from "./node";
-import { lookup4, lookup6 } from "./lookup";
+import { lookup4Batch, lookup6Batch } from "./lookup";
 
 @inline const BLOCK_SHIFT: u32 = 20;
 @inline const INDEX_MASK: u32 = (1 << BLOCK_SHIFT) - 1;
@@ -43,18 +43,13 @@ import { lookup4, lookup6 } from "./lookup";
 
 /** Forwards n IPv4 addresses (u32 each) at `input`, counting into the table at `table`. */
 export function forward4Batch(dir: usize, input: usize, n: u32, table: usize): void {
-  for (let i: usize = 0; i < <usize>n; i++) store<u32>(input + (i << 2), lookup4(dir, load<u32>(input + (i << 2))));
+  lookup4Batch(dir, input, input, n);
   countAll(table, input, n);
 }
 
 /** Forwards n IPv6 addresses (four u32 words each, most significant first) at `input`. */
 export function forward6Batch(regions: usize, input: usize, n: u32, table: usize): void {
-  for (let i: usize = 0; i < <usize>n; i++) {
-    const p = input + (i << 4);
-    const hi = rotr<u64>(load<u64>(p), 32);
-    const lo = rotr<u64>(load<u64>(p, 8), 32);
-    store<u32>(input + (i << 2), lookup6(regions, hi, lo));
-  }
+  lookup6Batch(regions, input, input, n);
   countAll(table, input, n);
 }
 
