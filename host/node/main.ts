@@ -250,7 +250,6 @@ export async function runNode(config: ProcessConfig): Promise<void> {
   if (!card) process.send?.({ ready: true, address, metrics: metricsAt?.port });
 }
 
-
 function listen(server: Server, at: SocketAddress): Promise<SocketAddress> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
