@@ -15,11 +15,12 @@ import { forward4Batch as forwardV4, forward6Batch as forwardV6 } from "./forwar
 import { iterBegin as beginIteration, iterNext as nextRoutes, iterInit } from "./iter";
 import { rangeDigests as rangeDigestsOf, shortHashes as shortHashesOf } from "./ranges";
 import { snapshotChunk as snapshotChunkOf } from "./snapshot";
+import { sketchAdd as sketchAddTo, sketchSubtract as sketchSubtractFrom, sketchPeel as peel } from "./sketch";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 6;
+const ABI_VERSION: u32 = 7;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -272,6 +273,28 @@ export function rangeDigests(family: u32, w0: u32, w1: u32, w2: u32, w3: u32, pl
  */
 export function shortHashes(family: u32, records: usize, n: u32, out: usize): void {
   shortHashesOf(family, records, n, out);
+}
+
+/**
+ * Adds (sign 1) or takes away (sign -1) the n change records at `records` to or from the
+ * table sketch at `sketch` (sketch.ts), `cells` cells; the records become their keys.
+ */
+export function sketchAdd(family: u32, records: usize, n: u32, sketch: usize, cells: u32, sign: i32): void {
+  sketchAddTo(family, records, n, sketch, cells, sign);
+}
+
+/** Subtracts sketch b from sketch a (both `cells` cells), into a. */
+export function sketchSubtract(family: u32, a: usize, b: usize, cells: u32): void {
+  sketchSubtractFrom(family, a, b, cells);
+}
+
+/**
+ * Peels a sketch difference into change records at `out` (sets: routes of the side
+ * subtracted from; removes: the other side's): how many, or -1 if it does not come apart
+ * or they outnumber `room`. `stack`: 4 × (cells + 3 × room) bytes.
+ */
+export function sketchPeel(family: u32, sketch: usize, cells: u32, out: usize, room: u32, stack: usize): i32 {
+  return peel(family, sketch, cells, out, room, stack);
 }
 
 /**

@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -123,14 +123,25 @@ interface Exports {
   snapshotChunk(family: number, id: number, scratch: number, out: number, cap: number): number;
   rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, scratch: number, room: number): number;
   shortHashes(family: number, records: number, n: number, out: number): void;
+  sketchAdd(family: number, records: number, n: number, sketch: number, cells: number, sign: number): void;
+  sketchSubtract(family: number, a: number, b: number, cells: number): void;
+  sketchPeel(family: number, sketch: number, cells: number, out: number, room: number, stack: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "shortHashes", "generation",
+  "shortHashes", "generation", "sketchAdd", "sketchSubtract", "sketchPeel",
 ];
+
+/** Cells each route of a table sketch goes into (assembly/sketch.ts): a sketch's size is a multiple of it. */
+export const SKETCH_K = 3;
+
+/** u32 words in one cell of a table sketch: count, check, and the key's record words. */
+export function sketchCellWords(family: Family): number {
+  return 2 + recordWords(family);
+}
 
 /** The image is not a usable firmware: not WebAssembly, missing exports, another ABI, or too big for the budget. */
 export class FirmwareError extends Error {
@@ -696,6 +707,76 @@ export class Fib {
       out.set(this.u32.subarray(at, at + part.length / words), w / words);
     }
     return out;
+  }
+
+  /**
+   * The most cells a sketch of `family` may have on this table: a difference takes two
+   * sketches and the room to peel them in the I/O buffer.
+   */
+  maxSketchCells(family: Family): number {
+    const perCell = 4 * (2 * sketchCellWords(family) + 1 + SKETCH_K + recordWords(family));
+    return Math.floor(this.ioBytes / perCell / SKETCH_K) * SKETCH_K;
+  }
+
+  /**
+   * A sketch (assembly/sketch.ts) of `cells` cells of the family's routes: the table's as it
+   * holds them now, or `records` (change records of the family). `cells`: a positive
+   * multiple of SKETCH_K, at most maxSketchCells(family).
+   */
+  sketch(family: Family, cells: number, records?: Uint32Array): Uint32Array {
+    this.checkSketchCells(family, cells);
+    const words = recordWords(family);
+    const size = cells * sketchCellWords(family);
+    const chunkAt = this.io + 4 * size;
+    const room = Math.floor((this.ioBytes - 4 * size) / (4 * words));
+    this.views();
+    this.u32.fill(0, this.io >>> 2, (this.io >>> 2) + size);
+    if (records) {
+      for (let w = 0; w < records.length; w += room * words) {
+        const part = records.subarray(w, w + room * words);
+        this.views();
+        this.u32.set(part, chunkAt >>> 2);
+        this.x.sketchAdd(family, chunkAt, part.length / words, this.io, cells, 1);
+      }
+    } else {
+      const id = this.x.iterBegin(family);
+      for (let got; (got = this.x.iterNext(id, chunkAt, room)) !== 0; ) {
+        if (got < 0) throw new Error("the table changed, or another walk began, during the walk");
+        this.x.sketchAdd(family, chunkAt, got, this.io, cells, 1);
+      }
+    }
+    this.views();
+    return this.u32.slice(this.io >>> 2, (this.io >>> 2) + size);
+  }
+
+  /**
+   * The routes only one of two sketches of equal size holds, as change records in no
+   * particular order: a set for each route of `mine`, a remove for each of `theirs`.
+   * Undefined when the sketches are too small for their difference.
+   */
+  sketchDifference(family: Family, mine: Uint32Array, theirs: Uint32Array): Uint32Array | undefined {
+    const size = mine.length;
+    const cells = size / sketchCellWords(family);
+    if (theirs.length !== size) throw new RangeError(`sketches of ${cells} and ${theirs.length / sketchCellWords(family)} cells`);
+    this.checkSketchCells(family, cells);
+    const words = recordWords(family);
+    const at = this.io >>> 2;
+    const stack = this.io + 8 * size;
+    const out = stack + 4 * cells * (1 + SKETCH_K);
+    this.views();
+    this.u32.set(mine, at);
+    this.u32.set(theirs, at + size);
+    this.x.sketchSubtract(family, this.io, this.io + 4 * size, cells);
+    const n = this.x.sketchPeel(family, this.io, cells, out, cells, stack);
+    if (n < 0) return undefined;
+    this.views();
+    return this.u32.slice(out >>> 2, (out >>> 2) + n * words);
+  }
+
+  private checkSketchCells(family: Family, cells: number): void {
+    if (!Number.isInteger(cells) || cells <= 0 || cells % SKETCH_K !== 0 || cells > this.maxSketchCells(family)) {
+      throw new RangeError(`a sketch of ${cells} cells: want a positive multiple of ${SKETCH_K}, at most ${this.maxSketchCells(family)}`);
+    }
   }
 
   /** A number that changes whenever the family's table does: what a cache of its ranges keys on. */

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
 import { Prefix, type Family } from "../host/netip.ts";
 import type { Fib } from "../host/fib.ts";
-import { RangeCache, RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
+import { RangeAnswers, RangeCache, RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
 import { EVERYTHING, normalizeSubset, subsetDigest } from "../host/node/subset.ts";
 import { encodeMessage, type Message, type Subset } from "../host/wire/messages.ts";
 import { snapshotMessages } from "../host/wire/snapshot.ts";
@@ -18,28 +18,33 @@ import { newFib } from "./support.ts";
 const base = { 4: generateRoutes({ family: 4, routes: 40000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 8000, seed: 3 }) };
 
 /**
- * Runs the exchange for one family; returns the bytes each way, the changes applied, and
- * the round trips: waves of requests, each sent in answer to the last wave's repairs.
+ * Runs the exchange for one family, the server's side as a server session runs it; returns
+ * the bytes each way, the changes applied, the sketches sent, and the round trips: waves of
+ * messages from the client, each sent in answer to the last wave's. `tamper` may change
+ * what the client sends on its way.
  */
-function exchange(client: Fib, server: Fib, family: Family, subset: Subset = EVERYTHING): { down: number; up: number; applied: number; rounds: number } {
-  const queue: Extract<Message, { type: "rangeDigests" }>[] = [];
+function exchange(client: Fib, server: Fib, family: Family, subset: Subset = EVERYTHING, tamper = (m: Message) => m) {
+  const queue: Message[] = [];
   let up = 0, down = 0, applied = 0, rounds = 0;
-  const sync = new RangeSync(client, family, (m) => { up += encodeMessage(m).length; queue.push(m as never); return true; }, (changes) => {
+  let state = "more";
+  const sync = new RangeSync(client, family, (m) => { up += encodeMessage(m).length; queue.push(tamper(m)); return true; }, (changes) => {
     applied += changes.length / (family === 4 ? 3 : 6);
     client.applyRecords(family, changes);
   });
+  const answers = new RangeAnswers(server, new RangeCache(server), subset, (m) => {
+    down += encodeMessage(m).length;
+    state = sync.take(m as never);
+    return true;
+  });
   sync.start();
-  let state = "more";
   for (; queue.length > 0; rounds++) {
-    for (const request of queue.splice(0)) {
-      for (const repair of rangeRepairs(server, subset, request, subsetDigest(server, subset, family))) {
-        down += encodeMessage(repair).length;
-        state = sync.repair(repair);
-      }
+    for (const m of queue.splice(0)) {
+      if (m.type === "rangeDigests") answers.request(m);
+      else answers.sketch(m as Extract<Message, { type: "rangeSketch" }>);
     }
   }
   assert.is(state, "done");
-  return { down, up, applied, rounds };
+  return { down, up, applied, rounds, sketches: sync.stats.sketches };
 }
 
 function snapshotBytes(fib: Fib): number {
@@ -67,6 +72,8 @@ test("1% of the routes differ: the client ends with the server's table, having r
   for (const family of [4, 6] as const) {
     const r = exchange(client, server, family);
     assert.is(client.digest(family), server.digest(family), `IPv${family} equal`);
+    assert.is(r.sketches, 1, `IPv${family}: a difference this wide is found by one sketch`);
+    assert.is(r.rounds, 2, `IPv${family}: the first request, then the sketch`);
     down += r.down;
     applied += r.applied;
   }
@@ -144,6 +151,48 @@ test("cards that hold the same table ask the same: the server answers each reque
   assert.is.not(cache.repairs(EVERYTHING, asked[1], server.digest(4)), first, "a changed table answers anew");
 });
 
+test("a sketch that does not come apart is asked for again, twice the size, and then the request is answered by descent", () => {
+  const server = newFib();
+  const client = newFib();
+  base[4].forEach((r, i) => {
+    server.set(r.prefix, i % 97);
+    if (i % 100 !== 0) client.set(r.prefix, i % 97);
+  });
+  const sizes: number[] = [];
+  // A line that damages every sketch: no sketch comes apart.
+  const r = exchange(client, server, 4, EVERYTHING, (m) => {
+    if (m.type !== "rangeSketch") return m;
+    if (m.first === 0) sizes.push(m.cells);
+    const data = m.data.slice();
+    data[9] ^= 0x40;
+    return { ...m, data };
+  });
+  assert.is(client.digest(4), server.digest(4));
+  assert.is(r.sketches, 2);
+  assert.equal(sizes, [sizes[0], 2 * sizes[0]]);
+  assert.ok(r.rounds > 3, `${r.rounds} rounds: the descent followed`);
+});
+
+test("a sketch the server did not ask for, or cells out of order, end the exchange", () => {
+  const server = newFib();
+  base[4].slice(0, 3000).forEach((r, i) => server.set(r.prefix, i % 7));
+  const sent: Message[] = [];
+  const answers = new RangeAnswers(server, new RangeCache(server), EVERYTHING, (m) => { sent.push(m); return true; });
+  const cells = server.sketch(4, 300);
+  const data = new Uint8Array(cells.buffer, 0, 20 * 150);
+  const refused = (m: Extract<Message, { type: "rangeSketch" }>, why: RegExp) => assert.throws(() => answers.sketch(m), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
+  refused({ type: "rangeSketch", family: 4, request: 0, cells: 300, first: 0, data }, /not asked for/);
+  const client = newFib();
+  base[4].slice(0, 3000).forEach((r, i) => { if (i % 10) client.set(r.prefix, i % 7); });
+  const sync = new RangeSync(client, 4, (m) => { sent.push(m); return true; }, () => {});
+  sync.start();
+  answers.request(sent.shift() as Extract<Message, { type: "rangeDigests" }>);
+  const ask = sent.shift() as Extract<Message, { type: "sketchAsk" }>;
+  assert.is(ask.type, "sketchAsk");
+  refused({ type: "rangeSketch", family: 4, request: 0, cells: ask.cells, first: 3, data: data.subarray(0, 20) }, /from 3, where 0 were expected/);
+  refused({ type: "rangeSketch", family: 4, request: 0, cells: ask.cells + 3, first: 0, data: data.subarray(0, 20) }, /not asked for/);
+});
+
 test("a repair that does not answer the request is refused", () => {
   const server = newFib();
   const client = newFib();
@@ -153,7 +202,7 @@ test("a repair that does not answer the request is refused", () => {
   sync.start();
   const request = sent[0] as Extract<Message, { type: "rangeDigests" }>;
   const [good] = [...rangeRepairs(server, EVERYTHING, request, server.digest(4))];
-  const refused = (m: Message, why: RegExp) => assert.throws(() => sync.repair(m as never), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
+  const refused = (m: Message, why: RegExp) => assert.throws(() => sync.take(m as never), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
   refused({ ...good, request: 9 }, /not outstanding/);
   refused({ ...good, nodes: [[{ piece: 4096, descend: false }]] }, /no piece 4096/);
   // A descent within a prefix that is not inside its piece (piece 1 of 0/0 split 12 is 0.16.0.0/12).
@@ -165,7 +214,7 @@ test("a repair that does not answer the request is refused", () => {
   const stray = other.encodeRoutes(4, other.records(4), 1000);
   refused({ ...good, nodes: [[{ piece: 1, descend: false }]], count: stray.count, data: stray.bytes }, /outside the pieces replaced/);
   refused({ ...good, nodes: [[{ piece: 1, descend: false }]], count: 1, data: new Uint8Array([0xff]) }, /repair of request 0/);
-  assert.is(sync.repair(good), "more", "the good one still answers");
+  assert.is(sync.take(good), "more", "the good one still answers");
 });
 
 test.run();

@@ -5,6 +5,7 @@ import { crc32c } from "../host/wire/crc32c.ts";
 import { cobsDecode, cobsEncode, cobsMaxEncoded } from "../host/wire/cobs.ts";
 import { encodeFrame, FrameError, MAX_FRAME, parseFrame, StreamDecoder, streamBytes, WIRE_VERSION } from "../host/wire/frame.ts";
 import { decodeMessage, encodeBody, encodeMessage, WireError, type Message } from "../host/wire/messages.ts";
+import { Writer } from "../host/wire/bytes.ts";
 import { sampleMessages as samples } from "./helpers/messages.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -119,7 +120,23 @@ test("every message: encode, decode, encode again gives the same bytes", () => {
     assert.is(hex(encodeMessage(decoded as Message)), hex(frame), m.type);
     seen.add(m.type);
   }
-  assert.is(seen.size, 25, "a sample of every message type");
+  assert.is(seen.size, 28, "a sample of every message type");
+});
+
+test("a sketch whose cells do not fit its size is malformed", () => {
+  const body = (cells: number, first: number, bytes: number) => {
+    const frame = encodeMessage({ type: "rangeSketch", family: 4, request: 0, cells: 300, first: 0, data: new Uint8Array(20) });
+    const parsed = parseFrame(frame) as { version: number; type: number; body: Uint8Array };
+    return { ...parsed, body: new Writer().u8(4).varint(0).varint(cells).varint(first).raw(new Uint8Array(bytes)).done() };
+  };
+  for (const [cells, first, bytes] of [[300, 0, 19], [300, 299, 40], [300, 0, 0], [3, 3, 20]]) {
+    const err = decodeMessage(body(cells, first, bytes)) as WireError;
+    assert.instance(err, WireError, `${bytes} bytes at ${first} of ${cells}`);
+    assert.is(err.kind, "malformed");
+    assert.match(err.message, "rangeSketch");
+  }
+  assert.not.instance(decodeMessage(body(300, 299, 20)), WireError);
+  assert.throws(() => encodeMessage({ type: "rangeSketch", family: 6, request: 0, cells: 3, first: 0, data: new Uint8Array(20) }), RangeError);
 });
 
 test("unknown types, short bodies and trailing bytes are errors with reasons", () => {

@@ -195,7 +195,7 @@ export class ClientSession extends Session<ClientState> {
         return this.sequenced({ ...m, type: "update" });
       case "resync":
         return this.resync(m);
-      case "rangeRepair":
+      case "rangeRepair": case "sketchAsk": case "sketchRepair":
         return this.rangeRepair(m);
       default:
         if (this.host.role === "rp") this.host.peerMessage(this, m);
@@ -334,20 +334,22 @@ export class ClientSession extends Session<ClientState> {
     this.become("active", `${this.server} sent the updates we had missed, through ${this.sequence}`);
   }
 
-  private rangeRepair(m: Extract<Message, { type: "rangeRepair" }>): void {
+  private rangeRepair(m: Extract<Message, { type: "rangeRepair" | "sketchAsk" | "sketchRepair" }>): void {
     const sync = this.rangeSyncs.get(m.family);
     if (this.state !== "syncing" || !sync) return;
     this.syncMovedAt = performance.now();
     let done: boolean;
     try {
-      done = sync.repair(m) === "done";
+      done = sync.take(m) === "done";
     } catch (e) {
       if (e instanceof RangeSyncError) return this.close(`${this.server}: ${e.message}`);
       throw e;
     }
     if (!done) return;
     this.rangeSyncs.delete(m.family);
-    if (!this.host.rangeSynced(this, m.family, m.last!.digest)) {
+    // Done only on a repair that says it is the last, and carries the server's digest.
+    const last = m.type === "sketchAsk" ? undefined : m.last;
+    if (!this.host.rangeSynced(this, m.family, last!.digest)) {
       return this.close(`${this.server}: our IPv${m.family} table still differs from the server's after the digest resync: resyncing by copy`);
     }
     this.pending.delete(m.family);

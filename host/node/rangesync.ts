@@ -33,12 +33,12 @@
 // update changed its table since (its own repairs change only pieces it never asks about
 // again).
 
-import { concatRecords, recordWords, type Fib } from "../fib.ts";
+import { concatRecords, recordWords, sketchCellWords, sortRecords, SKETCH_K, type Fib } from "../fib.ts";
 import { Addr, Prefix, type Family } from "../netip.ts";
 import { RangeIndex, addressBits, startsIn } from "../rangeindex.ts";
 import { MAX_FRAME } from "../wire/frame.ts";
 import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
-import { filterRecords, wholeFamily } from "./subset.ts";
+import { filterRecords, subsetDigest, wholeFamily } from "./subset.ts";
 
 /** The first node's depth: 4096 pieces, the most a node has. */
 export const TOP_DEPTH = 12;
@@ -65,6 +65,9 @@ const ROUTE_BOUND = { 4: 12, 6: 26 } as const;
 
 type RangeDigests = Extract<Message, { type: "rangeDigests" }>;
 type RangeRepair = Extract<Message, { type: "rangeRepair" }>;
+type SketchAsk = Extract<Message, { type: "sketchAsk" }>;
+type RangeSketch = Extract<Message, { type: "rangeSketch" }>;
+type SketchRepair = Extract<Message, { type: "sketchRepair" }>;
 
 /** A repair the client cannot use: the session ends (and the client registers again). */
 export class RangeSyncError extends Error {
@@ -113,7 +116,7 @@ function nodeBytes(node: RangeNode): number {
  * same server: each is computed once.
  */
 export class RangeCache {
-  private readonly entries = new Map<string, { generation: number; index: RangeIndex; answered: Map<number, Answered[]> }>();
+  private readonly entries = new Map<string, Entry>();
 
   /**
    * Up to maxEntries subsets; per subset, the answers to up to maxAnswered requests (a
@@ -123,7 +126,9 @@ export class RangeCache {
 
   /** The index of the routes of `family` that `subset` holds, as the table holds them now. */
   index(family: Family, subset: Subset): RangeIndex {
-    return this.entry(family, subset).index;
+    const entry = this.entry(family, subset);
+    entry.index ??= entry.whole ? RangeIndex.ofTable(this.fib, family) : RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
+    return entry.index;
   }
 
   /** The repairs that answer `m` from a client of `subset` (rangeRepairs), computed once per request and table. */
@@ -138,7 +143,41 @@ export class RangeCache {
     return repairs;
   }
 
-  private entry(family: Family, subset: Subset): { index: RangeIndex; answered: Map<number, Answered[]> } {
+  /**
+   * The short digest and the count of each piece of the family split TOP_DEPTH down, of the
+   * routes `subset` holds: what a client's first request is compared with. Of a whole
+   * family, from one walk of the table, with no index made.
+   */
+  top(family: Family, subset: Subset): { digests: Uint32Array; counts: Uint32Array } {
+    const entry = this.entry(family, subset);
+    if (!entry.top) {
+      const root = Prefix.from(family0(family), 0) as Prefix;
+      if (entry.whole) {
+        const { digests, counts } = this.fib.rangeDigests(root, TOP_DEPTH, 0);
+        entry.top = { digests: Uint32Array.from(digests, (d) => Number(d & 0xffffffffn)), counts };
+      } else {
+        const index = this.index(family, subset);
+        const bounds = index.split(root, TOP_DEPTH);
+        const n = bounds.length - 1;
+        entry.top = { digests: Uint32Array.from({ length: n }, (_, i) => index.digest(bounds[i], bounds[i + 1])), counts: Uint32Array.from({ length: n }, (_, i) => bounds[i + 1] - bounds[i]) };
+      }
+    }
+    return entry.top;
+  }
+
+  /** A sketch of `cells` cells of the routes of `family` that `subset` holds, as the table holds them now. */
+  sketch(family: Family, subset: Subset, cells: number): Uint32Array {
+    const entry = this.entry(family, subset);
+    let sketch = entry.sketches.get(cells);
+    if (!sketch) {
+      if (entry.sketches.size >= 4) entry.sketches.clear();
+      sketch = entry.whole ? this.fib.sketch(family, cells) : this.fib.sketch(family, cells, this.index(family, subset).records);
+      entry.sketches.set(cells, sketch);
+    }
+    return sketch;
+  }
+
+  private entry(family: Family, subset: Subset): Entry {
     const generation = this.fib.generation(family);
     const whole = wholeFamily(subset, family);
     const key = whole ? `${family}` : `${family}:${subset.prefixes.filter((p) => p.family === family).join(",")}`;
@@ -146,11 +185,22 @@ export class RangeCache {
     if (kept?.generation === generation) return kept;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    const index = whole ? RangeIndex.ofTable(this.fib, family) : RangeIndex.of(this.fib, family, filterRecords(subset, family, this.fib.records(family)));
-    const entry = { generation, index, answered: new Map() };
+    const entry: Entry = { generation, whole, answered: new Map(), sketches: new Map() };
     this.entries.set(key, entry);
     return entry;
   }
+}
+
+/** What the cache keeps of one subset of one family, while the table does not change; made as asked for. */
+interface Entry {
+  generation: number;
+  /** Whether the subset is the whole family. */
+  whole: boolean;
+  index?: RangeIndex;
+  top?: { digests: Uint32Array; counts: Uint32Array };
+  answered: Map<number, Answered[]>;
+  /** Sketches of the subset's routes, by cells. */
+  sketches: Map<number, Uint32Array>;
 }
 
 interface Answered {
@@ -236,6 +286,164 @@ export function* rangeRepairs(fib: Fib, subset: Subset, m: RangeDigests, digest:
   yield repair(true, 0);
 }
 
+// --- sketches -------------------------------------------------------------------------
+
+/**
+ * When the first request suggests this many prefixes differ, the server asks for a sketch
+ * of the client's table instead of descending: a difference that wide has a descent make
+ * the client describe much of its table, piece by piece.
+ */
+const SKETCH_MIN_PREFIXES = 64;
+/** Fewer pieces holding routes than this tell little of how many routes differ. */
+const FEW_PIECES = 64;
+/** The share of the routes a sketch is made for when the pieces tell little, at least. */
+const SATURATED_SHARE = 0.02;
+/** Cells a sketch may have: two and the room to peel them fit a node's 4 MiB I/O buffer, IPv6 too. */
+export const SKETCH_MAX_CELLS = 36000;
+
+/**
+ * The size of the sketch to ask for in answer to a client's first request, or undefined to
+ * answer by descent: when few prefixes seem to differ, or when the sketch would be larger than
+ * one may be (a descent finds any difference, however large).
+ *
+ * How many routes differ, estimated from the pieces that do: if each route differs with
+ * odds q, a piece of c routes differs with odds 1 − (1 − q)^c; q is the odds at which as
+ * many pieces as did are expected to differ. Where every piece that holds routes differs, or
+ * few hold any (IPv6 tables fill a handful), that is only a lower bound, and the sketch is
+ * made four times as large, and large enough for SATURATED_SHARE of the routes. Each prefix that
+ * differs is up to two routes of the difference (the old next hop and the new), and a
+ * sketch of 1.5 cells a route comes apart but for bad luck, which a small one needs more
+ * room against.
+ */
+export function sketchCells(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): number | undefined {
+  const node = m.nodes[0];
+  if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return undefined;
+  const counts: number[] = [];
+  let differ = 0;
+  for (let piece = 0; piece < node.digests.length; piece++) {
+    if (top.counts[piece] === 0 && node.digests[piece] === 0) continue;
+    counts.push(Math.max(1, top.counts[piece]));
+    if (top.digests[piece] !== node.digests[piece]) differ++;
+  }
+  if (differ === 0) return undefined;
+  const saturated = differ > 0.98 * counts.length || counts.length < FEW_PIECES;
+  const target = Math.min(differ, 0.98 * counts.length);
+  const expected = (q: number) => counts.reduce((sum, c) => sum + 1 - (1 - q) ** c, 0);
+  let low = 0;
+  let high = 1;
+  for (let i = 0; i < 40; i++) {
+    const q = (low + high) / 2;
+    if (expected(q) < target) low = q;
+    else high = q;
+  }
+  const routes = counts.reduce((a, b) => a + b, 0);
+  const prefixes = saturated ? Math.max(4 * high * routes, SATURATED_SHARE * routes) : high * routes;
+  if (prefixes < SKETCH_MIN_PREFIXES) return undefined;
+  const cells = Math.ceil((3 * prefixes + 60) / SKETCH_K) * SKETCH_K;
+  return cells <= Math.min(maxCells, SKETCH_MAX_CELLS) ? cells : undefined;
+}
+
+/**
+ * The repairs that answer a client's sketch of its subset (`theirs`, as many cells as the
+ * server's): the changes that make the client's table the server's, as update bodies of at
+ * most a frame, the last with `digest`, the digest of the client's subset of the server's
+ * table now. Undefined when the sketches do not come apart: the difference is too large for
+ * them.
+ */
+export function sketchRepairs(fib: Fib, subset: Subset, family: Family, request: number, theirs: Uint32Array, digest: bigint, cache: RangeCache): SketchRepair[] | undefined {
+  const cells = theirs.length / sketchCellWords(family);
+  const found = fib.sketchDifference(family, cache.sketch(family, subset, cells), theirs);
+  if (!found) return undefined;
+  // Ours (sets) are the table; theirs (removes) are what the client holds instead.
+  const words = recordWords(family);
+  const ours: number[] = [];
+  const gone: number[] = [];
+  for (let w = 0; w < found.length; w += words) ((found[w] & 255) === 1 ? ours : gone).push(w);
+  const side = (at: number[]) => {
+    const out = new Uint32Array(at.length * words);
+    at.forEach((w, i) => {
+      out.set(found.subarray(w, w + words), i * words);
+      out[i * words] = (out[i * words] & ~255) | 1;
+    });
+    return sortRecords(family, out);
+  };
+  const { changes } = fib.diff(family, side(gone), side(ours));
+  const out: SketchRepair[] = [];
+  for (let at = 0; ; ) {
+    const encoded = fib.encodeRoutes(family, changes.subarray(at), MESSAGE_BUDGET);
+    at += encoded.count * words;
+    const last = at >= changes.length;
+    out.push({ type: "sketchRepair", family, request, ...(last ? { last: { digest } } : {}), count: encoded.count, data: encoded.bytes });
+    if (last) return out;
+  }
+}
+
+/** A sketch being received: the request it answers, its size, and the cells so far. */
+interface Receiving {
+  request: RangeDigests;
+  cells: number;
+  tries: number;
+  got: number;
+  data: Uint8Array;
+}
+
+/**
+ * The server's side of one client's exchange: answers each request by repairs, or the first
+ * by asking for a sketch (sketchCells), takes the sketch in, and answers it by the
+ * difference; a sketch that does not come apart is asked for again twice the size, once,
+ * and then the request is answered by repairs after all. Every answer is computed and sent
+ * in one turn, after every update sent before it.
+ */
+export class RangeAnswers {
+  private readonly receiving = new Map<Family, Receiving>();
+
+  constructor(
+    private readonly fib: Fib,
+    private readonly cache: RangeCache,
+    private readonly subset: Subset,
+    private readonly send: (m: Message) => boolean,
+  ) {}
+
+  request(m: RangeDigests): void {
+    const cells = sketchCells(this.cache.top(m.family, this.subset), m, this.fib.maxSketchCells(m.family));
+    if (cells === undefined) return this.repairs(m);
+    this.ask(m, cells, 1);
+  }
+
+  /** Takes a part of a sketch. Throws RangeSyncError on one that was not asked for or comes out of order. */
+  sketch(m: RangeSketch): void {
+    const r = this.receiving.get(m.family);
+    if (!r || r.request.request !== m.request || r.cells !== m.cells) throw new RangeSyncError(`a sketch of ${m.cells} cells for request ${m.request}, which was not asked for`);
+    const cellBytes = 4 * sketchCellWords(m.family);
+    if (m.first !== r.got) throw new RangeSyncError(`sketch cells from ${m.first}, where ${r.got} were expected`);
+    r.data.set(m.data, m.first * cellBytes);
+    r.got += m.data.length / cellBytes;
+    if (r.got < r.cells) return;
+    this.receiving.delete(m.family);
+    const theirs = new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4);
+    const repairs = sketchRepairs(this.fib, this.subset, m.family, m.request, theirs, subsetDigest(this.fib, this.subset, m.family), this.cache);
+    if (repairs) {
+      for (const repair of repairs) if (!this.send(repair)) return;
+      return;
+    }
+    const more = 2 * r.cells;
+    if (r.tries < 2 && more <= Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(m.family))) return this.ask(r.request, more, r.tries + 1);
+    this.repairs(r.request);
+  }
+
+  private ask(request: RangeDigests, cells: number, tries: number): void {
+    const data = new Uint8Array(cells * 4 * sketchCellWords(request.family));
+    this.receiving.set(request.family, { request, cells, tries, got: 0, data });
+    this.send({ type: "sketchAsk", family: request.family, request: request.request, cells });
+  }
+
+  private repairs(m: RangeDigests): void {
+    for (const repair of this.cache.repairs(this.subset, m, subsetDigest(this.fib, this.subset, m.family))) {
+      if (!this.send(repair)) return;
+    }
+  }
+}
+
 // --- the client's side --------------------------------------------------------------------
 
 /** What the client's exchange of one family has done so far. */
@@ -243,15 +451,21 @@ export interface RangeSyncStats {
   requests: number;
   nodes: number;
   repairs: number;
-  /** Routes the server sent for the pieces it replaced. */
+  /** Routes the server sent for the pieces it replaced, or the changes it found from a sketch. */
   routesIn: number;
+  /** Sketches of the table sent. */
+  sketches: number;
 }
 
-/** A node the client described, and where its pieces lie in the index it was described from. */
+/**
+ * A node the client described, and where its pieces lie in the index it was described from
+ * (none for the first: it is described straight from the table, and the server may never
+ * ask where its pieces lie).
+ */
 interface Described {
   node: RangeNode;
-  index: RangeIndex;
-  bounds: Uint32Array;
+  index?: RangeIndex;
+  bounds?: Uint32Array;
 }
 
 /**
@@ -260,7 +474,7 @@ interface Described {
  * and says when the table is the server's.
  */
 export class RangeSync {
-  readonly stats: RangeSyncStats = { requests: 0, nodes: 0, repairs: 0, routesIn: 0 };
+  readonly stats: RangeSyncStats = { requests: 0, nodes: 0, repairs: 0, routesIn: 0, sketches: 0 };
   private readonly requests = new Map<number, Described[]>();
   private nextRequest = 0;
   private readonly width: number;
@@ -279,7 +493,49 @@ export class RangeSync {
 
   start(): void {
     const root = Prefix.from(family0(this.family), 0) as Prefix;
-    this.request([this.describe(root, TOP_DEPTH)]);
+    const digests = Uint32Array.from(this.fib.rangeDigests(root, TOP_DEPTH, 0).digests, (d) => Number(d & 0xffffffffn));
+    this.request([{ node: { prefix: root, depth: TOP_DEPTH, digests } }]);
+  }
+
+  /** Takes a message of the exchange from the server: a repair, a request for a sketch, or a sketch's repair. */
+  take(m: RangeRepair | SketchAsk | SketchRepair): "done" | "more" {
+    if (m.type === "sketchAsk") return this.sketch(m);
+    if (m.type === "sketchRepair") return this.sketchRepair(m);
+    return this.repair(m);
+  }
+
+  /**
+   * The server asks for a sketch of our table in answer to a request: sent in frames of
+   * whole cells. The request stays outstanding: the server answers it by a sketch's repair,
+   * or, if the sketch does not come apart, by another request for one or by repairs.
+   */
+  private sketch(m: SketchAsk): "more" {
+    if (!this.requests.has(m.request)) throw new RangeSyncError(`sketch for request ${m.request}, which is not outstanding`);
+    if (m.cells % SKETCH_K !== 0 || m.cells === 0 || m.cells > Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(this.family))) {
+      throw new RangeSyncError(`sketch of ${m.cells} cells for request ${m.request}: more than we can make, or not a multiple of ${SKETCH_K}`);
+    }
+    const cells = this.fib.sketch(this.family, m.cells);
+    const bytes = new Uint8Array(cells.buffer, cells.byteOffset, cells.byteLength);
+    const cellBytes = 4 * sketchCellWords(this.family);
+    const perFrame = Math.floor(MESSAGE_BUDGET / cellBytes);
+    for (let first = 0; first < m.cells; first += perFrame) {
+      const data = bytes.subarray(first * cellBytes, Math.min(m.cells, first + perFrame) * cellBytes);
+      if (!this.send({ type: "rangeSketch", family: this.family, request: m.request, cells: m.cells, first, data })) break;
+    }
+    this.stats.sketches++;
+    return "more";
+  }
+
+  /** The changes the server found from our sketch: applied and passed on, like a repair's. */
+  private sketchRepair(m: SketchRepair): "done" | "more" {
+    if (!this.requests.has(m.request)) throw new RangeSyncError(`sketch repair of request ${m.request}, which is not outstanding`);
+    const changes = this.fib.decodeRoutes(this.family, m.data, m.count, true);
+    if (changes instanceof Error) throw new RangeSyncError(`sketch repair of request ${m.request}: ${changes.message}`);
+    this.stats.repairs++;
+    this.stats.routesIn += m.count;
+    if (changes.length > 0) this.apply(changes);
+    if (m.last) this.requests.delete(m.request);
+    return this.requests.size === 0 ? "done" : "more";
   }
 
   /**
@@ -288,7 +544,7 @@ export class RangeSync {
    * repair's digest sums), "more" otherwise. Throws RangeSyncError on a repair that does not
    * answer what was asked.
    */
-  repair(m: RangeRepair): "done" | "more" {
+  private repair(m: RangeRepair): "done" | "more" {
     const described = this.requests.get(m.request);
     if (!described) throw new RangeSyncError(`repair of request ${m.request}, which is not outstanding`);
     if (m.first + m.nodes.length > described.length) throw new RangeSyncError(`repair of request ${m.request}: nodes ${m.first}+${m.nodes.length} of ${described.length}`);
@@ -306,7 +562,7 @@ export class RangeSync {
       const { node } = d;
       // Described before an update changed the table: where its pieces lie now.
       if (d.index !== this.index) Object.assign(d, { index: this.index, bounds: this.index.split(node.prefix, node.depth) });
-      const { bounds } = d;
+      const bounds = d.bounds!;
       const pieceLen = node.prefix.len + node.depth;
       for (const v of verdicts) {
         if (v.piece >= node.digests.length) throw new RangeSyncError(`repair of request ${m.request}: no piece ${v.piece} of ${node.prefix} split ${node.depth} down`);

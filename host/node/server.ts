@@ -29,7 +29,7 @@ import type { ChannelServer } from "../multicast/server.ts";
 import { nexthopsMessages } from "../wire/snapshot.ts";
 import { streamBytes } from "../wire/frame.ts";
 import type { Feed } from "./feed.ts";
-import type { RangeCache } from "./rangesync.ts";
+import { RangeAnswers, RangeSyncError, type RangeCache } from "./rangesync.ts";
 import type { CopyCache } from "./copies.ts";
 import type { Timers } from "./liveness.ts";
 import { Session } from "./session.ts";
@@ -94,6 +94,8 @@ export class ServerSession extends Session<ServerState> {
   private nexthopsSent = 0;
   /** Update batches published while the activation snapshot is still going out. */
   private backlog: Message[] | undefined;
+  /** The client's digest resync since it last activated us. */
+  private answers: RangeAnswers | undefined;
   /** Bumped when the session starts over: a snapshot still going out for the last one stops. */
   private epoch = 0;
   private toldNotRegistered = false;
@@ -142,7 +144,7 @@ export class ServerSession extends Session<ServerState> {
     if (this.state === "registering") return this.notRegistered();
     switch (m.type) {
       case "activate": return this.activate(m);
-      case "rangeDigests": return this.rangeDigests(m);
+      case "rangeDigests": case "rangeSketch": return this.rangeSync(m);
       case "heartbeat":
         if (this.client?.role === "rp") return this.host.peerMessage(this, m);
         // A client's heartbeat names the last update it applied: what it has acknowledged.
@@ -271,6 +273,7 @@ export class ServerSession extends Session<ServerState> {
       this.epoch++;
       this.backlog = undefined;
     }
+    this.answers = undefined;
     const { subset } = this.client;
     const feed = this.host.feed(this.feedSubset, true)!;
     this.feed = feed;
@@ -296,9 +299,9 @@ export class ServerSession extends Session<ServerState> {
     const fib = this.host.fib;
     const digests = { 4: subsetDigest(fib, subset, 4), 6: subsetDigest(fib, subset, 6) };
     this.send({ type: "resync", mode, sequence: feed.sequence, through: feed.sequence, digest4: digests[4], digest6: digests[6] });
-    // The client now describes its table; the range index its requests are answered from is
-    // made meanwhile, not when the first of them arrives.
-    for (const family of subset.families) if (digests[family] !== (family === 4 ? m.digest4 : m.digest6)) this.host.rangeCache.index(family, subset);
+    // The client now describes its table; what its first request is compared with is made
+    // meanwhile, not when the request arrives.
+    for (const family of subset.families) if (digests[family] !== (family === 4 ? m.digest4 : m.digest6)) this.host.rangeCache.top(family, subset);
   }
 
   /**
@@ -336,15 +339,21 @@ export class ServerSession extends Session<ServerState> {
   }
 
   /**
-   * A request of the client's digest resync: answered at once, in one turn, so that no
-   * update goes out between a repair and the table it was computed from.
+   * A request of the client's digest resync, or a sketch it sent for one: answered at once,
+   * in one turn, so that no update goes out between a repair and the table it was computed
+   * from.
    */
-  private rangeDigests(m: Extract<Message, { type: "rangeDigests" }>): void {
+  private rangeSync(m: Extract<Message, { type: "rangeDigests" | "rangeSketch" }>): void {
     if (this.state !== "active" || !this.client || this.backlog) return;
     const { subset } = this.client;
     if (!subset.families.includes(m.family)) return this.close(`${this.name} asked for range digests of IPv${m.family}, which it does not take`);
-    for (const repair of this.host.rangeCache.repairs(subset, m, subsetDigest(this.host.fib, subset, m.family))) {
-      if (!this.send(repair)) return;
+    this.answers ??= new RangeAnswers(this.host.fib, this.host.rangeCache, subset, (out) => this.send(out));
+    if (m.type === "rangeDigests") return this.answers.request(m);
+    try {
+      this.answers.sketch(m);
+    } catch (e) {
+      if (e instanceof RangeSyncError) return this.close(`${this.name}: ${e.message}`);
+      throw e;
     }
   }
 

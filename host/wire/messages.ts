@@ -6,6 +6,7 @@
 import { Addr, type Family, Prefix } from "../netip.ts";
 import { encodeFrame, type Frame } from "./frame.ts";
 import { Reader, ShortRead, Writer } from "./bytes.ts";
+import { sketchCellWords } from "../fib.ts";
 
 export type Role = "rp" | "lc" | "npu";
 export type ServerRole = "primary" | "standby";
@@ -114,6 +115,9 @@ export type Message =
   | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
   | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
+  | { type: "sketchAsk"; family: Family; request: number; cells: number }
+  | { type: "rangeSketch"; family: Family; request: number; cells: number; first: number; data: Uint8Array }
+  | { type: "sketchRepair"; family: Family; request: number; last?: { digest: bigint }; count: number; data: Uint8Array }
   | { type: "flashBegin"; size: number; chunkSize: number; sha256: Uint8Array; signature: Uint8Array; key: string }
   | { type: "flashData"; offset: number; crc: number; data: Uint8Array }
   | { type: "flashEnd"; chunks: number }
@@ -455,6 +459,40 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
     },
     read: (r) => {
       const head = { type: "rangeRepair" as const, family: family(r), request: r.varint(), first: r.varint(), nodes: list(r, () => readVerdicts(r)) };
+      const last = flag(r) ? { last: { digest: r.u64() } } : {};
+      return { ...head, ...last, count: r.varint(), data: r.raw(r.left) };
+    },
+  },
+  sketchAsk: {
+    code: 0x34,
+    write: (w, m) => { w.u8(m.family).varint(m.request).varint(m.cells); },
+    read: (r) => ({ type: "sketchAsk", family: family(r), request: r.varint(), cells: r.varint() }),
+  },
+  rangeSketch: {
+    code: 0x35,
+    write: (w, m) => {
+      const cell = 4 * sketchCellWords(m.family);
+      if (m.data.length === 0 || m.data.length % cell !== 0 || m.first + m.data.length / cell > m.cells) throw new RangeError(`cells ${m.first}+${m.data.length / cell} of a sketch of ${m.cells}`);
+      w.u8(m.family).varint(m.request).varint(m.cells).varint(m.first).raw(m.data);
+    },
+    read: (r) => {
+      const m = { type: "rangeSketch" as const, family: family(r), request: r.varint(), cells: r.varint(), first: r.varint(), data: r.raw(r.left) };
+      const cell = 4 * sketchCellWords(m.family);
+      if (m.data.length === 0 || m.data.length % cell !== 0 || m.first + m.data.length / cell > m.cells) {
+        throw new WireError("malformed", `rangeSketch: ${m.data.length} bytes at cell ${m.first} of ${m.cells} (${cell}-byte cells)`);
+      }
+      return m;
+    },
+  },
+  sketchRepair: {
+    code: 0x36,
+    write: (w, m) => {
+      w.u8(m.family).varint(m.request).u8(m.last ? 1 : 0);
+      if (m.last) w.u64(m.last.digest);
+      w.varint(m.count).raw(m.data);
+    },
+    read: (r) => {
+      const head = { type: "sketchRepair" as const, family: family(r), request: r.varint() };
       const last = flag(r) ? { last: { digest: r.u64() } } : {};
       return { ...head, ...last, count: r.varint(), data: r.raw(r.left) };
     },
