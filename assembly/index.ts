@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
+import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
@@ -185,6 +185,15 @@ export function generation(family: u32): u32 {
 
 export function digest(family: u32): u64 {
   return tableOf(family).digest;
+}
+
+/**
+ * Writes the digests and counts of the family's routes split 12 levels down at `out`, as
+ * rangeDigests of the whole family at depth 12 does (4096 u64, then 4096 u32), from what
+ * the table keeps as it changes: no walk.
+ */
+export function topPieces(family: u32, out: usize): void {
+  memory.copy(out, tableOf(family).pieces, (<usize>1 << TOP_BITS) * 12);
 }
 
 /**

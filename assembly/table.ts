@@ -55,7 +55,19 @@ export const INVALID: u32 = 3;
   refused: u32;      // changes refused for lack of memory
   generation: u32;   // bumped by every change; iterators check it
   digest: u64;
+  pieces: usize;     // TOP_PIECES digests u64, then TOP_PIECES counts u32: see topPieces
 }
+
+/**
+ * The table kept split in 2^TOP_BITS pieces by the first bits of the address, each with the
+ * digest and the count of its routes, as ranges.ts would compute them for the whole family
+ * split TOP_BITS down: a digest resync starts by comparing them, and keeping them costs an
+ * add per change where computing them costs a walk of the table.
+ */
+// @ts-ignore: decorator
+@inline export const TOP_BITS: u32 = 12;
+// @ts-ignore: decorator
+@inline const TOP_PIECES: usize = 1 << TOP_BITS;
 
 /** Sets up a table with its fixed parts; false if out of memory. */
 export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32, bits: u32, regionBits: u32): bool {
@@ -66,7 +78,9 @@ export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32,
   t.regionBits = regionBits;
   t.regions = allocFixed(4 << regionBits);
   t.counts = allocFixed(4 << regionBits);
-  if (t.regions == 0 || t.counts == 0 || !shortInit(short, bits)) return false;
+  t.pieces = allocFixed(<u32>TOP_PIECES * 12);
+  if (t.regions == 0 || t.counts == 0 || t.pieces == 0 || !shortInit(short, bits)) return false;
+  memory.fill(t.pieces, 0, TOP_PIECES * 12);
   for (let r: u32 = 0; r < (1 << regionBits); r++) store<u32>(t.regions + (<usize>r << 2), LEAF | NONE);
   // A table of one region keeps it for good: it is the whole direct table.
   if (regionBits == 0 && !regionOpen(t, 0)) return false;
@@ -151,6 +165,7 @@ export function tableClear(t: Table): void {
   }
   t.count = 0;
   t.digest = 0;
+  memory.fill(t.pieces, 0, TOP_PIECES * 12);
   t.generation++;
 }
 
@@ -187,8 +202,13 @@ function refreshChildDefaults(ref: u32, first: u32, n: u32): void {
 }
 
 function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): void {
-  if (oldNh != NONE) t.digest -= routeHash(t.family, hi, lo, len, oldNh); else t.count++;
-  if (newNh != NONE) t.digest += routeHash(t.family, hi, lo, len, newNh); else t.count--;
+  const piece = t.pieces + (<usize>(hi >> (64 - TOP_BITS)) << 3);
+  const pieceCount = t.pieces + (TOP_PIECES << 3) + (<usize>(hi >> (64 - TOP_BITS)) << 2);
+  let delta: u64 = 0;
+  if (oldNh != NONE) delta -= routeHash(t.family, hi, lo, len, oldNh); else { t.count++; store<u32>(pieceCount, load<u32>(pieceCount) + 1); }
+  if (newNh != NONE) delta += routeHash(t.family, hi, lo, len, newNh); else { t.count--; store<u32>(pieceCount, load<u32>(pieceCount) - 1); }
+  t.digest += delta;
+  store<u64>(piece, load<u64>(piece) + delta);
   t.generation++;
   if (len > t.regionBits && (oldNh == NONE || newNh == NONE)) {
     const r = t.regionBits == 0 ? 0 : <u32>(hi >> (64 - t.regionBits));

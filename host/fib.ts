@@ -123,6 +123,7 @@ interface Exports {
   snapshotChunk(family: number, id: number, scratch: number, out: number, cap: number): number;
   rangeDigests(family: number, w0: number, w1: number, w2: number, w3: number, plen: number, minLen: number, depth: number, out: number, scratch: number, room: number): number;
   shortHashes(family: number, records: number, n: number, out: number): void;
+  topPieces(family: number, out: number): void;
   sketchAdd(family: number, records: number, n: number, sketch: number, cells: number, sign: number): void;
   sketchSubtract(family: number, a: number, b: number, cells: number): void;
   sketchPeel(family: number, sketch: number, cells: number, out: number, room: number, stack: number): number;
@@ -132,7 +133,7 @@ const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "shortHashes", "generation", "sketchAdd", "sketchSubtract", "sketchPeel",
+  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel",
 ];
 
 /** Cells each route of a table sketch goes into (assembly/sketch.ts): a sketch's size is a multiple of it. */
@@ -684,6 +685,20 @@ export class Fib {
       throw new RangeError(`range digests of ${prefix} at depth ${depth}: beyond the address`);
     }
     const n = 2 ** depth;
+    this.views();
+    const digests = new BigUint64Array(n);
+    digests.set(new BigUint64Array(this.memory.buffer, this.io, n));
+    return { digests, counts: this.u32.slice((this.io >>> 2) + 2 * n, (this.io >>> 2) + 3 * n) };
+  }
+
+  /**
+   * The digests and counts of the family's routes split 12 levels down, as
+   * rangeDigests(0/0 or ::/0, 12, 0) gives them, from what the table keeps as it changes:
+   * no walk.
+   */
+  topPieces(family: Family): RangePieces {
+    const n = 4096;
+    this.x.topPieces(family, this.io);
     this.views();
     const digests = new BigUint64Array(n);
     digests.set(new BigUint64Array(this.memory.buffer, this.io, n));

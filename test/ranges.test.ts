@@ -45,6 +45,32 @@ test("the pieces add up to the digest and count of the range, at every depth, fr
   }
 });
 
+test("the table keeps its top pieces as it changes: as a walk finds them, through sets, replaces, removes, batches and clears", () => {
+  const f = newFib();
+  const roots = { 4: Prefix.mustParse("0.0.0.0/0"), 6: Prefix.mustParse("::/0") };
+  const same = (why: string) => {
+    for (const family of [4, 6] as const) assert.equal(f.topPieces(family), f.rangeDigests(roots[family], 12, 0), `IPv${family}: ${why}`);
+  };
+  same("empty");
+  for (const family of [4, 6] as const) tables[family].forEach((r, i) => f.set(r.prefix, i % 300));
+  same("loaded");
+  for (const family of [4, 6] as const) {
+    tables[family].forEach((r, i) => {
+      if (i % 3 === 0) f.set(r.prefix, (i % 300) + 1);
+      else if (i % 3 === 1) f.remove(r.prefix);
+    });
+  }
+  same("after replaces and removes");
+  f.set(Prefix.mustParse("0.0.0.0/0"), 9);
+  f.set(Prefix.mustParse("255.255.255.255/32"), 9);
+  f.set(Prefix.mustParse("ffff::/16"), 9);
+  same("with the first and last addresses");
+  for (const family of [4, 6] as const) f.clear(family);
+  same("cleared");
+  for (const family of [4, 6] as const) f.applyRecords(family, fib.records(family));
+  same("a batch");
+});
+
 test("a route belongs to the piece it starts in, however far it reaches", () => {
   const f = newFib();
   f.set(Prefix.mustParse("10.0.0.0/7"), 1);

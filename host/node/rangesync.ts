@@ -153,7 +153,7 @@ export class RangeCache {
     if (!entry.top) {
       const root = Prefix.from(family0(family), 0) as Prefix;
       if (entry.whole) {
-        const { digests, counts } = this.fib.rangeDigests(root, TOP_DEPTH, 0);
+        const { digests, counts } = this.fib.topPieces(family);
         entry.top = { digests: Uint32Array.from(digests, (d) => Number(d & 0xffffffffn)), counts };
       } else {
         const index = this.index(family, subset);
@@ -493,7 +493,7 @@ export class RangeSync {
 
   start(): void {
     const root = Prefix.from(family0(this.family), 0) as Prefix;
-    const digests = Uint32Array.from(this.fib.rangeDigests(root, TOP_DEPTH, 0).digests, (d) => Number(d & 0xffffffffn));
+    const digests = Uint32Array.from(this.fib.topPieces(this.family).digests, (d) => Number(d & 0xffffffffn));
     this.request([{ node: { prefix: root, depth: TOP_DEPTH, digests } }]);
   }
 
