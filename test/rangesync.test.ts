@@ -173,6 +173,21 @@ test("a sketch that does not come apart is asked for again, twice the size, and 
   assert.ok(r.rounds > 3, `${r.rounds} rounds: the descent followed`);
 });
 
+test("cards that send the same sketch get the same answer, computed once while the table does not change", () => {
+  const server = newFib();
+  base[4].forEach((r, i) => server.set(r.prefix, i % 97));
+  const cache = new RangeCache(server);
+  const theirs = server.sketch(4, 3000, server.records(4).filter((_, w) => Math.floor(w / 3) % 50 !== 0));
+  const first = cache.sketchAnswer(4, EVERYTHING, 0, theirs, server.digest(4));
+  assert.ok(first && first.length > 0);
+  assert.is(cache.sketchAnswer(4, EVERYTHING, 0, theirs.slice(), server.digest(4)), first, "the second card's answer is the first's");
+  const other = theirs.slice();
+  other[5] ^= 1;
+  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, other, server.digest(4)), first, "another sketch is answered anew");
+  server.set(Prefix.mustParse("198.51.100.0/24"), 1);
+  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, theirs, server.digest(4)), first, "a changed table answers anew");
+});
+
 test("a sketch the server did not ask for, or cells out of order, end the exchange", () => {
   const server = newFib();
   base[4].slice(0, 3000).forEach((r, i) => server.set(r.prefix, i % 7));

@@ -165,6 +165,21 @@ export class RangeCache {
     return entry.top;
   }
 
+  /**
+   * The repairs that answer a client's sketch (sketchRepairs), computed once per sketch and
+   * table: the cards of a chassis mostly hold the same table, so they send the same sketch.
+   */
+  sketchAnswer(family: Family, subset: Subset, request: number, theirs: Uint32Array, digest: bigint): SketchRepair[] | undefined {
+    const { peeled } = this.entry(family, subset);
+    const key = hashWords(theirs, request);
+    const same = peeled.get(key);
+    if (same && same.digest === digest && sameWords(same.theirs, theirs)) return same.repairs;
+    const repairs = sketchRepairs(this.fib, subset, family, request, theirs, digest, this);
+    if (peeled.size >= 8) peeled.clear();
+    peeled.set(key, { theirs: theirs.slice(), digest, repairs });
+    return repairs;
+  }
+
   /** A sketch of `cells` cells of the routes of `family` that `subset` holds, as the table holds them now. */
   sketch(family: Family, subset: Subset, cells: number): Uint32Array {
     const entry = this.entry(family, subset);
@@ -185,7 +200,7 @@ export class RangeCache {
     if (kept?.generation === generation) return kept;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    const entry: Entry = { generation, whole, answered: new Map(), sketches: new Map() };
+    const entry: Entry = { generation, whole, answered: new Map(), sketches: new Map(), peeled: new Map() };
     this.entries.set(key, entry);
     return entry;
   }
@@ -201,12 +216,27 @@ interface Entry {
   answered: Map<number, Answered[]>;
   /** Sketches of the subset's routes, by cells. */
   sketches: Map<number, Uint32Array>;
+  /** Clients' sketches and their answers, by hashWords. */
+  peeled: Map<number, { theirs: Uint32Array; digest: bigint; repairs: SketchRepair[] | undefined }>;
 }
 
 interface Answered {
   request: RangeDigests;
   digest: bigint;
   repairs: RangeRepair[];
+}
+
+/** A 32-bit hash of words and a number (FNV-1a over the words). */
+function hashWords(words: Uint32Array, n: number): number {
+  let h = Math.imul(n ^ 0x811c9dc5, 0x01000193);
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  return h >>> 0;
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A 32-bit hash of a request: its number and every node's prefix, depth and digests. */
@@ -318,17 +348,28 @@ export const SKETCH_MAX_CELLS = 36000;
 export function sketchCells(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): number | undefined {
   const node = m.nodes[0];
   if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return undefined;
-  const counts: number[] = [];
+  // How many pieces hold each count of routes: far fewer counts than pieces to sum over.
+  const pieces = new Map<number, number>();
+  let held = 0;
+  let routes = 0;
   let differ = 0;
   for (let piece = 0; piece < node.digests.length; piece++) {
     if (top.counts[piece] === 0 && node.digests[piece] === 0) continue;
-    counts.push(Math.max(1, top.counts[piece]));
+    const count = Math.max(1, top.counts[piece]);
+    pieces.set(count, (pieces.get(count) ?? 0) + 1);
+    held++;
+    routes += count;
     if (top.digests[piece] !== node.digests[piece]) differ++;
   }
   if (differ === 0) return undefined;
-  const saturated = differ > 0.98 * counts.length || counts.length < FEW_PIECES;
-  const target = Math.min(differ, 0.98 * counts.length);
-  const expected = (q: number) => counts.reduce((sum, c) => sum + 1 - (1 - q) ** c, 0);
+  const saturated = differ > 0.98 * held || held < FEW_PIECES;
+  const target = Math.min(differ, 0.98 * held);
+  const expected = (q: number) => {
+    const keep = Math.log1p(-q);
+    let sum = 0;
+    for (const [count, n] of pieces) sum += n * -Math.expm1(count * keep);
+    return sum;
+  };
   let low = 0;
   let high = 1;
   for (let i = 0; i < 40; i++) {
@@ -336,7 +377,6 @@ export function sketchCells(top: { digests: Uint32Array; counts: Uint32Array }, 
     if (expected(q) < target) low = q;
     else high = q;
   }
-  const routes = counts.reduce((a, b) => a + b, 0);
   const prefixes = saturated ? Math.max(4 * high * routes, SATURATED_SHARE * routes) : high * routes;
   if (prefixes < SKETCH_MIN_PREFIXES) return undefined;
   const cells = Math.ceil((3 * prefixes + 60) / SKETCH_K) * SKETCH_K;
@@ -421,7 +461,7 @@ export class RangeAnswers {
     if (r.got < r.cells) return;
     this.receiving.delete(m.family);
     const theirs = new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4);
-    const repairs = sketchRepairs(this.fib, this.subset, m.family, m.request, theirs, subsetDigest(this.fib, this.subset, m.family), this.cache);
+    const repairs = this.cache.sketchAnswer(m.family, this.subset, m.request, theirs, subsetDigest(this.fib, this.subset, m.family));
     if (repairs) {
       for (const repair of repairs) if (!this.send(repair)) return;
       return;
