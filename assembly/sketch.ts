@@ -113,8 +113,8 @@ function pure(family: u32, sketch: usize, c: u32, m: u32): bool {
  * Peels the sketch at `sketch` (a difference: one side's sketch less the other's), taking
  * it apart. Writes each route it finds at `out` as a change record, op 1 (set) where the
  * count was 1 (the side subtracted from holds it), op 2 (remove) where it was -1; `stack`
- * needs 4 × (cells + K × room) bytes. Returns how many, or -1 if the sketch does not come apart (too
- * small for the difference) or they would be more than `room`.
+ * needs 4 × (cells + K × room) bytes. Returns how many, or -1 if the sketch does not come
+ * apart (too small for the difference) or they would be more than `room`.
  */
 export function sketchPeel(family: u32, sketch: usize, cells: u32, out: usize, room: u32, stack: usize): i32 {
   const bytes = cellBytes(family);

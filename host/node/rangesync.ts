@@ -40,7 +40,7 @@ import { MAX_FRAME } from "../wire/frame.ts";
 import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
 import { filterRecords, subsetDigest, wholeFamily } from "./subset.ts";
 
-/** The first node's depth: 4096 pieces, the most a node has. */
+/** The first node's depth: 4096 pieces, the most a node has, and those the table keeps (Fib.topPieces). */
 export const TOP_DEPTH = 12;
 /** A piece that differs goes whole when the server holds at most this many routes in it. */
 export const LEAF = 2;
@@ -159,7 +159,10 @@ export class RangeCache {
         const index = this.index(family, subset);
         const bounds = index.split(root, TOP_DEPTH);
         const n = bounds.length - 1;
-        entry.top = { digests: Uint32Array.from({ length: n }, (_, i) => index.digest(bounds[i], bounds[i + 1])), counts: Uint32Array.from({ length: n }, (_, i) => bounds[i + 1] - bounds[i]) };
+        entry.top = {
+          digests: Uint32Array.from({ length: n }, (_, i) => index.digest(bounds[i], bounds[i + 1])),
+          counts: Uint32Array.from({ length: n }, (_, i) => bounds[i + 1] - bounds[i]),
+        };
       }
     }
     return entry.top;
