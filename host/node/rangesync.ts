@@ -153,8 +153,7 @@ export class RangeCache {
     if (!entry.top) {
       const root = Prefix.from(family0(family), 0) as Prefix;
       if (entry.whole) {
-        const { digests, counts } = this.fib.topPieces(family);
-        entry.top = { digests: Uint32Array.from(digests, (d) => Number(d & 0xffffffffn)), counts };
+        entry.top = topPieces(this.fib, family);
       } else {
         const index = this.index(family, subset);
         const bounds = index.split(root, TOP_DEPTH);
@@ -536,7 +535,7 @@ export class RangeSync {
 
   start(): void {
     const root = Prefix.from(family0(this.family), 0) as Prefix;
-    const digests = Uint32Array.from(this.fib.topPieces(this.family).digests, (d) => Number(d & 0xffffffffn));
+    const { digests } = topPieces(this.fib, this.family);
     this.request([{ node: { prefix: root, depth: TOP_DEPTH, digests } }]);
   }
 
@@ -684,6 +683,12 @@ export class RangeSync {
     }
     if (batch.length > 0) flush();
   }
+}
+
+/** The table's top pieces (Fib.topPieces), with the short digests a node carries. */
+function topPieces(fib: Fib, family: Family): { digests: Uint32Array; counts: Uint32Array } {
+  const { digests, counts } = fib.topPieces(family);
+  return { digests: Uint32Array.from(digests, (d) => Number(d & 0xffffffffn)), counts };
 }
 
 function family0(family: Family): Addr {
