@@ -139,7 +139,9 @@ test("every node of a topology with metrics serves them on its port (base + its 
   const run = spawn(process.execPath, [builtPath("fibcast.mjs"), "run", join(dir, "topology.yaml"), "--scenario", join(dir, "scenario.yaml"), "--report", join(dir, "r.json")], { stdio: "ignore" });
   const exited = new Promise<number | null>((resolve) => run.on("exit", resolve));
   let text = "";
-  for (let tries = 0; tries < 80 && metric(text, 'fibcast_routes{family="4"}') !== 2000; tries++) {
+  // The table fills while the session is still syncing: wait for it whole and active.
+  const ready = () => metric(text, 'fibcast_routes{family="4"}') === 2000 && metric(text, 'fibcast_session{server="rp0",state="active"}') === 1;
+  for (let tries = 0; tries < 80 && !ready(); tries++) {
     await new Promise((r) => setTimeout(r, 100));
     text = await fetch(`http://127.0.0.1:${base + 1}/metrics`).then((r) => r.text(), () => "");
   }
