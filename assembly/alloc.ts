@@ -39,6 +39,10 @@ let top: usize = 0;       // start of fresh memory
 let end: usize = 0;       // end of memory grown so far
 let limit: usize = 0;     // end of the budget
 let live: usize = 0;
+// Memory from here up has never been handed out since the instance started: it is still
+// the zeroes the host grew it with. Zeroing it again would only fault in pages the table
+// may never use (each first touch of a page costs the kernel, and a VM's host, a fault).
+let untouched: usize = 0;
 
 /**
  * Resets the allocator to an empty heap for a budget of `budget` bytes of linear memory.
@@ -55,12 +59,19 @@ export function allocReset(budget: usize): bool {
   const mapBytes = <u32>(((granules + 63) >> 6) << 3);
   used = base;
   top = base;
+  if (untouched == 0) untouched = base;
   if (!grow(base + mapBytes)) return false;
-  memory.fill(used, 0, mapBytes);
+  zeroBelow(used, mapBytes, untouched);
   top = base + mapBytes;
+  untouched = max(untouched, top);
   mark(base, mapBytes, true);
   live = mapBytes;
   return true;
+}
+
+/** Zeroes the part of the size bytes at p that lies below `clean` (from there up they are zero). */
+function zeroBelow(p: usize, size: u32, clean: usize): void {
+  if (p < clean) memory.fill(p, 0, min(p + <usize>size, clean) - p);
 }
 
 @inline function roundUp(size: u32): u32 {
@@ -181,6 +192,7 @@ export function alloc(size: u32): usize {
   if (p == 0 && grow(top + size)) {
     p = top;
     top += size;
+    if (top > untouched) untouched = top;
   }
   if (p == 0) {
     // Split a larger free block: the smallest larger class, else the first large one that fits.
@@ -209,8 +221,9 @@ export function alloc(size: u32): usize {
  */
 export function allocFixed(size: u32): usize {
   size = (size + 7) & ~7;
+  const clean = untouched;
   const p = alloc(size);
-  if (p != 0) memory.fill(p, 0, size);
+  if (p != 0) zeroBelow(p, size, clean);
   return p;
 }
 
