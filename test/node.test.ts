@@ -333,6 +333,22 @@ test("failback: a card moves back to its preferred server once it has stayed rea
   assert.ok(converged(c));
 });
 
+test("failback: a card whose table is empty moves to its preferred server at once, not after failbackMs", async () => {
+  const c: Chassis = { nodes: new Map(), links: new Map() };
+  const add = (n: Node) => c.nodes.set(n.id, n);
+  add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 2000, v6: 200, seed: 9 } }] }));
+  // A route processor still without routes: no sources, and no peer yet.
+  add(node({ id: "rp1", role: "rp", index: 1, sources: [] }));
+  add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"], failbackMs: 60000 }));
+  await c.nodes.get("rp0")!.loadSources();
+  const lc0 = c.nodes.get("lc0")!;
+  wire(c, "lc0", "rp1");
+  await until("lc0 active on the empty rp1", () => lc0.status().active === "rp1" && lc0.resyncs.length === 1);
+  wire(c, "lc0", "rp0");
+  await until("lc0 on rp0 with its table", () => lc0.status().active === "rp0" && lc0.fib.digest(4) === c.nodes.get("rp0")!.fib.digest(4), 3000);
+  assert.is(lc0.fib.count(4), 2000);
+});
+
 test("silence: a silent active server is failed over from when another is ready; with nowhere to go the card waits, keeping its session", async () => {
   const c = await chassis();
   await until("convergence", () => converged(c));

@@ -50,7 +50,8 @@ export interface NodeOptions {
   /**
    * Line cards and forwarding engines: how long a server more preferred than the active one
    * must stay ready (registered, not silent) before the card moves back to it; -1: never.
-   * The wait keeps a flapping server from being followed.
+   * The wait keeps a flapping server from being followed; a card whose table is empty
+   * does not wait.
    */
   failbackMs?: number;
   /** How a line card or engine asks a server it activates to bring it to equality (default digest). */
@@ -623,9 +624,13 @@ export class Node implements ServerHost, ClientHost {
   private failback(preferred: ClientSession, now: number): void {
     const after = this.options.failbackMs ?? DEFAULT_FAILBACK_MS;
     if (after < 0) return;
-    const wait = this.readySince.get(preferred)! + after - now;
+    // The wait guards a table against a flapping server; an empty table has nothing to guard
+    // (a card that came up while only an empty server was there, say a route processor
+    // still loading its table).
+    const empty = this.fib.count(4) + this.fib.count(6) === 0;
+    const wait = empty ? 0 : this.readySince.get(preferred)! + after - now;
     if (wait <= 0) {
-      this.active!.close(`${preferred.server} is preferred and has been ready for ${after} ms: moving back to it`);
+      this.active!.close(empty ? `${preferred.server} is preferred and our table is empty: moving to it now` : `${preferred.server} is preferred and has been ready for ${after} ms: moving back to it`);
       return;
     }
     if (this.failbackTimer === undefined) {
