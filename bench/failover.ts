@@ -51,6 +51,8 @@ export interface FailoverResult {
   differ: number;
   modes: Record<string, FailoverFigures>;
   fullResend: { fpmBytes: number; snapshotBytes: number };
+  /** Digest resync against the share of routes that differ (the 1% point is modes.digest). */
+  bySize: ({ differ: number } & FailoverFigures)[];
 }
 
 /** Copy first: its bytes in are the full snapshot the other modes are measured against. */
@@ -66,7 +68,7 @@ export async function benchFailover(options: { quick?: boolean; log?: (s: string
   writeFileSync(file, formatRoutes(routes));
   const count = { 4: routes.filter((r) => r.prefix.family === 4).length, 6: routes.filter((r) => r.prefix.family === 6).length };
   const differ = 0.01;
-  const result: FailoverResult = { routes: count, differ, modes: {}, fullResend: { fpmBytes: fpmBytes(routes.map((r) => r.prefix)), snapshotBytes: 0 } };
+  const result: FailoverResult = { routes: count, differ, modes: {}, fullResend: { fpmBytes: fpmBytes(routes.map((r) => r.prefix)), snapshotBytes: 0 }, bySize: [] };
   for (const mode of MODES) {
     const { figures, snapshotBytes } = await failover(file, mode, Math.round(differ * routes.length), result.fullResend.snapshotBytes);
     result.modes[mode] = figures;
@@ -74,6 +76,13 @@ export async function benchFailover(options: { quick?: boolean; log?: (s: string
     log(`${mode}: detect ${figures.detectMs} ms, resync ${figures.resyncMs} ms after it, ${figures.bytesIn} B in (${round(100 * figures.bytesInShare)}% of a snapshot), ${figures.bytesUp} B up, ${figures.diffEntries} entries differed, ${figures.bytesDownstream} B to the NPUs, ${figures.downstreamRatio}× the difference's ${figures.diffBytes} B per NPU (medians over ${figures.cards} cards)`);
   }
   log(`full resend: ${result.fullResend.fpmBytes} B as FPM netlink, ${result.fullResend.snapshotBytes} B as a fibcast snapshot`);
+  for (const share of options.quick ? [0.001, 0.05] : [0.001, 0.003, 0.03, 0.1]) {
+    const { figures } = await failover(file, "digest", Math.round(share * routes.length), result.fullResend.snapshotBytes);
+    result.bySize.push({ differ: share, ...figures });
+    log(`digest, ${share * 100}% changed: ${figures.diffEntries} entries differed, ${figures.bytesIn} B in (${round(100 * figures.bytesInShare)}% of a snapshot), resync ${figures.resyncMs} ms after detection`);
+  }
+  result.bySize.push({ differ, ...result.modes.digest });
+  result.bySize.sort((a, b) => a.differ - b.differ);
   return result;
 }
 

@@ -1,9 +1,9 @@
-// fibcast bench lookup: the FIB against the golden-table-checked answers of a peer, on one
-// table, per family. Prints what the issue names: build time, batch and single lookup
-// rates, update rate, bytes per route, and the npm longest-prefix-match peer on the same
-// addresses in the same run.
+// fibcast bench lookup: the FIB against the golden-table-checked answers of its peers
+// (bench/peers.ts), on one table, per family. Prints what the issue names: build time,
+// batch and single lookup rates, update rate, bytes per route, and the peers on the same
+// addresses in the same run; then lookup rates against table size, every table a sample
+// of the real one, for fibcast and the peers alike.
 
-import { createRequire } from "node:module";
 import { Fib, NO_ROUTE, encodeChanges, type Change, type FibStats } from "../host/fib.ts";
 import { firmwareImage } from "../host/firmware.ts";
 import { NextHopTable } from "../host/nexthops.ts";
@@ -12,15 +12,8 @@ import type { Family } from "../host/netip.ts";
 import type { Route } from "../host/routefile.ts";
 import { Random } from "../host/random.ts";
 import { addressBatch, batchAddress } from "../host/traffic.ts";
+import { benchPeers, bestPeer, type PeerResult } from "./peers.ts";
 import { measureRate, timeMs, round, type Sample } from "./stats.ts";
-
-export interface PeerResult {
-  name: string;
-  buildMs: number;
-  lookupsPerSec: number;
-  /** Sampled lookups the peer answered differently from the golden table. */
-  wrongAnswers: number;
-}
 
 export interface LookupResult {
   family: Family;
@@ -42,8 +35,8 @@ export interface LookupResult {
   /** Shape of the table: node counts, leaves, bytes. */
   structure: FibStats;
   peers: PeerResult[];
-  /** lookupsPerSec ÷ the best peer's. */
-  speedupVsPeer: number;
+  /** lookupsPerSec ÷ the best peer's (null: no peer ran). */
+  speedupVsPeer: number | null;
   /** Of the peer's sample, lookups the FIB answered differently from the golden table (must be 0). */
   wrongAnswers: number;
 }
@@ -91,8 +84,10 @@ function benchFamily(family: Family, routes: readonly Route[], options: LookupOp
   const ours = new Uint32Array(peerN);
   fib.lookupBatch(family, sample, ours);
   const wrongAnswers = ours.reduce((n, nh, i) => n + (nh === golden[i] ? 0 : 1), 0);
-  const peer = peerLongestPrefixMatch(routes, nexthops, family, sample, golden);
-  log(`IPv${family}: longest-prefix-match ${round(peer.lookupsPerSec / 1e6)} M/s; wrong answers: fib ${wrongAnswers}, peer ${peer.wrongAnswers}`);
+  const peers = benchPeers(routes, nexthops, family, sample, golden);
+  for (const p of peers) log(`IPv${family}: ${p.name} ${p.unavailable ? `unavailable: ${p.unavailable}` : `${round(p.lookupsPerSec! / 1e6)} M/s, ${p.wrongAnswers} wrong answers`}`);
+  log(`IPv${family}: fib: ${wrongAnswers} wrong answers`);
+  const best = bestPeer(peers);
 
   const structure = fib.stats(family);
   return {
@@ -107,10 +102,57 @@ function benchFamily(family: Family, routes: readonly Route[], options: LookupOp
     bytesPerRoute: round(structure.lookupBytes / structure.routes),
     totalBytesPerRoute: round(structure.bytes / structure.routes),
     structure,
-    peers: [peer],
-    speedupVsPeer: round(batch.median / peer.lookupsPerSec),
+    peers,
+    speedupVsPeer: best ? round(batch.median / best.lookupsPerSec!) : null,
     wrongAnswers,
   };
+}
+
+export interface SizePoint {
+  family: Family;
+  routes: number;
+  /** fibcast batch lookups a second (addresses uniform over the routed space, median of 3). */
+  lookupsPerSec: number;
+  /** Of the peers' sample, lookups fibcast answered differently from the golden table (must be 0). */
+  wrongAnswers: number;
+  peers: PeerResult[];
+}
+
+/**
+ * Lookup rates against table size: for each family, every 64th, 16th, 4th route of the
+ * table and all of it (quick: every 64th, 8th, and all), fibcast and each peer on the same
+ * addresses. A sample keeps the table's shape (prefix lengths, next hops) at each size.
+ */
+export function benchLookupBySize(routes: readonly Route[], options: LookupOptions = {}): SizePoint[] {
+  const log = options.log ?? (() => {});
+  const strides = options.quick ? [64, 8, 1] : [64, 16, 4, 1];
+  const points: SizePoint[] = [];
+  for (const family of [4, 6] as const) {
+    const own = routes.filter((r) => r.prefix.family === family);
+    for (const stride of strides) {
+      const sample = own.filter((_, i) => i % stride === 0);
+      if (sample.length === 0) continue;
+      const nexthops = new NextHopTable();
+      const changes: Change[] = sample.map((r) => ({ prefix: r.prefix, nh: nexthops.intern(r.nexthop) }));
+      const fib = Fib.fromImage(firmwareImage(), { memoryMiB: 256, ioBytes: 2 << 20 });
+      fib.apply(changes);
+      const n = options.quick ? 1 << 18 : 1 << 20;
+      const space = addressBatch(sample.map((r) => r.prefix), family, n, "space", 1);
+      const rate = measureRate(n, 3, inBursts(fib, family, space));
+      const peerN = options.quick ? 10000 : 50000;
+      const addrs = space.subarray(0, family === 4 ? peerN : 4 * peerN);
+      const golden = goldenAnswers(changes, family, addrs);
+      const ours = new Uint32Array(peerN);
+      fib.lookupBatch(family, addrs, ours);
+      const wrongAnswers = ours.reduce((k, nh, i) => k + (nh === golden[i] ? 0 : 1), 0);
+      const peers = benchPeers(sample, nexthops, family, addrs, golden);
+      const wrong = [...(wrongAnswers > 0 ? ["fibcast"] : []), ...peers.filter((p) => (p.wrongAnswers ?? 0) > 0).map((p) => p.name)];
+      if (wrong.length > 0) log(`IPv${family} ${sample.length} routes: ${wrong.join(", ")} answered wrongly`);
+      log(`IPv${family} ${sample.length} routes: fibcast ${round(rate.median / 1e6)} M/s; ${peers.map((p) => `${p.name} ${p.lookupsPerSec === undefined ? "unavailable" : `${round(p.lookupsPerSec / 1e6)} M/s`}`).join(", ")}`);
+      points.push({ family, routes: sample.length, lookupsPerSec: Math.round(rate.median), wrongAnswers, peers });
+    }
+  }
+  return points;
 }
 
 const fmt = (s: Sample) => `${round(s.median / 1e6)} (${round(s.min / 1e6)}–${round(s.max / 1e6)})`;
@@ -177,11 +219,6 @@ function updateRate(fib: Fib, changes: readonly Change[], family: Family, quick:
   return rates[rates.length >> 1];
 }
 
-interface LongestPrefixMatch {
-  addPrefix(prefix: string, data: unknown): void;
-  getMatch(prefix: string): { nh: number }[];
-}
-
 /** The golden table's answers for a batch of addresses. */
 function goldenAnswers(changes: readonly Change[], family: Family, addrs: Uint32Array): Uint32Array {
   const golden = new ReferenceTable();
@@ -190,25 +227,4 @@ function goldenAnswers(changes: readonly Change[], family: Family, addrs: Uint32
   const out = new Uint32Array(count);
   for (let i = 0; i < count; i++) out[i] = golden.lookup(batchAddress(addrs, family, i)) ?? NO_ROUTE;
   return out;
-}
-
-function peerLongestPrefixMatch(
-  routes: readonly Route[], nexthops: NextHopTable, family: Family, addrs: Uint32Array, golden: Uint32Array,
-): PeerResult {
-  const require = createRequire(import.meta.url);
-  const Peer = require("longest-prefix-match") as new () => LongestPrefixMatch;
-  const peer = new Peer();
-  const buildMs = timeMs(() => {
-    for (const r of routes) peer.addPrefix(r.prefix.toString(), { nh: nexthops.intern(r.nexthop) });
-  });
-  const count = family === 4 ? addrs.length : addrs.length / 4;
-  const queries: string[] = [];
-  for (let i = 0; i < count; i++) queries.push(`${batchAddress(addrs, family, i)}/${family === 4 ? 32 : 128}`);
-  const answers = new Array<number>(count);
-  const rate = measureRate(count, 3, () => {
-    for (let i = 0; i < count; i++) answers[i] = peer.getMatch(queries[i])[0]?.nh ?? NO_ROUTE;
-  });
-  let wrongAnswers = 0;
-  for (let i = 0; i < count; i++) if (answers[i] !== golden[i]) wrongAnswers++;
-  return { name: "longest-prefix-match", buildMs: round(buildMs), lookupsPerSec: Math.round(rate.median), wrongAnswers };
 }

@@ -163,11 +163,12 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
     run: () => nodeCommand(),
   },
   bench: {
-    summary: "benchmarks: lookup, wire, forward, flash, program, failover, multicast; JSON with --json",
-    usage: `fibcast bench [lookup] [wire] [forward] [flash] [program] [failover] [multicast] [--routes FILE] [--json] [--quick]
+    summary: "benchmarks: lookup, wire, forward, flash, program, failover, multicast; JSON with --json, a report with charts with --out",
+    usage: `fibcast bench [lookup] [wire] [forward] [flash] [program] [failover] [multicast] [--routes FILE] [--json] [--quick] [--out DIR]
 
-  lookup         lookup, update and memory figures per family, against npm
-                 longest-prefix-match in the same run
+  lookup         lookup, update and memory figures per family, against the npm
+                 peers longest-prefix-match and arkime-iptrie in the same run;
+                 then lookup rates against table size, fibcast and peers
   wire           snapshot bytes per route against FRR's FPM, route encode and
                  decode rates, diff rate
   forward        forwarding engines: packets looked up and counted per next hop
@@ -178,17 +179,20 @@ Runs one node: its configuration is the JSON in FIBCAST_NODE, written by fibcast
                  start, end-to-end programming rate, convergence under churn
   failover       the same chassis on the real tables: the primary route processor
                  freezes while 1% of routes differ on the secondary; detection,
-                 resync time and bytes per card, beside a full resend (FPM's)
+                 resync time and bytes per card, beside a full resend (FPM's);
+                 then digest resync bytes against the share that differs
   multicast      the real IPv4 table to 1 and 8 cards over UDP multicast, and
                  with 5% loss: sender bytes, repair bytes, convergence
                  (no name: all of them)
   --routes FILE  a route file instead of the real table (@ip-location-db/asn)
   --json         print JSON
-  --quick        fewer addresses and runs`,
-    options: { routes: { type: "string" }, json: { type: "boolean" }, quick: { type: "boolean" }, ...quiet },
+  --quick        smaller tables, fewer addresses and runs (under 2 minutes)
+  --out DIR      also write DIR/<date>.json, DIR/<date>.md and its SVG charts
+                 (npm run bench writes them to bench/results)`,
+    options: { routes: { type: "string" }, json: { type: "boolean" }, quick: { type: "boolean" }, out: { type: "string" }, ...quiet },
     positionals: true,
     run: (ctx, v, positionals) => benchCommand(ctx, positionals, {
-      routes: v.routes as string | undefined, json: Boolean(v.json), quick: Boolean(v.quick),
+      routes: v.routes as string | undefined, json: Boolean(v.json), quick: Boolean(v.quick), out: v.out as string | undefined,
     }),
   },
 };

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -126,12 +126,13 @@ test("bench wire prints the figures as JSON", () => {
   }
 });
 
-test("bench lookup prints the figures as JSON", () => {
+test("bench lookup prints the figures as JSON and, with --out, writes the report with its lookup chart", () => {
   const table = join(dir, "bench.routes");
   const lines: string[] = [];
   for (let i = 0; i < 3000; i++) lines.push(`${10 + (i >> 8)}.${i & 255}.0.0/16 nh${i % 7}`, `2001:db8:${i.toString(16)}::/48 nh${i % 5}`);
   writeFileSync(table, lines.join("\n"));
-  const r = fibcast(["bench", "lookup", "--routes", table, "--quick", "--json", "-q"]);
+  const out = join(dir, "results");
+  const r = fibcast(["bench", "lookup", "--routes", table, "--quick", "--json", "-q", "--out", out]);
   assert.is(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.lookup.map((x: { family: number }) => x.family), [4, 6]);
@@ -139,8 +140,18 @@ test("bench lookup prints the figures as JSON", () => {
     assert.is(x.routes, 3000);
     assert.is(x.wrongAnswers, 0);
     for (const key of ["buildMs", "lookupsPerSec", "singleLookupsPerSec", "updatesPerSec", "bytesPerRoute"]) assert.ok(x[key] > 0, key);
-    assert.is(x.peers[0].name, "longest-prefix-match");
+    assert.equal(x.peers.map((p: { name: string }) => p.name), ["longest-prefix-match", "arkime-iptrie"]);
+    for (const p of x.peers) assert.ok(p.unavailable !== undefined || p.wrongAnswers === 0, `${p.name} answers as the golden table does`);
   }
+  // Every 64th, 8th route and all of them, per family: the sizes the chart plots.
+  assert.equal(report.lookupBySize.map((p: { family: number; routes: number }) => `${p.family}:${p.routes}`), ["4:47", "4:375", "4:3000", "6:47", "6:375", "6:3000"]);
+  for (const p of report.lookupBySize) assert.is(p.wrongAnswers, 0);
+  const files = readdirSync(out).sort();
+  assert.equal(files, [`${report.date}-lookup.svg`, `${report.date}.json`, `${report.date}.md`]);
+  assert.equal(JSON.parse(readFileSync(join(out, `${report.date}.json`), "utf8")), report);
+  const md = readFileSync(join(out, `${report.date}.md`), "utf8");
+  assert.match(md, `![lookup rate against table size](${report.date}-lookup.svg)`);
+  assert.match(md, /\| IPv4 \| 3k \|/);
 });
 
 test.run();
