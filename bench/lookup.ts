@@ -81,9 +81,7 @@ function benchFamily(family: Family, routes: readonly Route[], options: LookupOp
   const peerN = quick ? 20000 : 200000;
   const sample = space.subarray(0, family === 4 ? peerN : 4 * peerN);
   const golden = goldenAnswers(changes, family, sample);
-  const ours = new Uint32Array(peerN);
-  fib.lookupBatch(family, sample, ours);
-  const wrongAnswers = ours.reduce((n, nh, i) => n + (nh === golden[i] ? 0 : 1), 0);
+  const wrongAnswers = wrongAgainst(fib, family, sample, golden);
   const peers = benchPeers(routes, nexthops, family, sample, golden);
   for (const p of peers) log(`IPv${family}: ${p.name} ${p.unavailable ? `unavailable: ${p.unavailable}` : `${round(p.lookupsPerSec! / 1e6)} M/s, ${p.wrongAnswers} wrong answers`}`);
   log(`IPv${family}: fib: ${wrongAnswers} wrong answers`);
@@ -142,9 +140,7 @@ export function benchLookupBySize(routes: readonly Route[], options: LookupOptio
       const peerN = options.quick ? 10000 : 50000;
       const addrs = space.subarray(0, family === 4 ? peerN : 4 * peerN);
       const golden = goldenAnswers(changes, family, addrs);
-      const ours = new Uint32Array(peerN);
-      fib.lookupBatch(family, addrs, ours);
-      const wrongAnswers = ours.reduce((k, nh, i) => k + (nh === golden[i] ? 0 : 1), 0);
+      const wrongAnswers = wrongAgainst(fib, family, addrs, golden);
       const peers = benchPeers(sample, nexthops, family, addrs, golden);
       const wrong = [...(wrongAnswers > 0 ? ["fibcast"] : []), ...peers.filter((p) => (p.wrongAnswers ?? 0) > 0).map((p) => p.name)];
       if (wrong.length > 0) log(`IPv${family} ${sample.length} routes: ${wrong.join(", ")} answered wrongly`);
@@ -217,6 +213,13 @@ function updateRate(fib: Fib, changes: readonly Change[], family: Family, quick:
   if (fib.digest(family) !== digest) throw new Error("update benchmark left a different table");
   rates.sort((a, b) => a - b);
   return rates[rates.length >> 1];
+}
+
+/** Of a batch of addresses, how many the FIB answers unlike the golden answers. */
+function wrongAgainst(fib: Fib, family: Family, addrs: Uint32Array, golden: Uint32Array): number {
+  const ours = new Uint32Array(golden.length);
+  fib.lookupBatch(family, addrs, ours);
+  return ours.reduce((n, nh, i) => n + (nh === golden[i] ? 0 : 1), 0);
 }
 
 /** The golden table's answers for a batch of addresses. */
