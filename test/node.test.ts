@@ -207,7 +207,7 @@ test("a peer update lost on the way is noticed by its sequence: the peer exchang
   const add = (n: Node) => c.nodes.set(n.id, n);
   add(node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 2000, v6: 100, seed: 4 } }] }));
   add(new Node({ firmware, timers, memoryMiB: 16, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) }));
-  await c.nodes.get("rp0")!.loadSources();
+  for (const rp of c.nodes.values()) await rp.loadSources();
   wire(c, "rp1", "rp0");
   const rp0 = c.nodes.get("rp0")!, rp1 = c.nodes.get("rp1")!;
   await until("rp1 holds rp0's source", () => rp1.fib.digest(4) === rp0.fib.digest(4) && rp1.fib.count(4) > 0);
@@ -237,7 +237,7 @@ test("a source's changes made while its snapshot still goes to a peer wait behin
   const events: Record<string, unknown>[] = [];
   const rp0 = node({ id: "rp0", role: "rp", index: 0, memoryMiB: 64, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 150000, v6: 20000, seed: 6 } }] });
   const rp1 = new Node({ firmware, timers, memoryMiB: 64, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
-  await rp0.loadSources();
+  for (const rp of [rp0, rp1]) await rp.loadSources();
   const c: Chassis = { nodes: new Map([["rp0", rp0], ["rp1", rp1]]), links: new Map() };
   wire(c, "rp1", "rp0");
   // Changes all through the exchange: the snapshot of 170k routes goes in many slices.
@@ -251,7 +251,7 @@ test("a peer snapshot whose end was lost is not waited for forever: the peer exc
   const events: Record<string, unknown>[] = [];
   const rp0 = node({ id: "rp0", role: "rp", index: 0, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 200, v6: 0, seed: 3 } }] });
   const rp1 = new Node({ firmware, timers, memoryMiB: 16, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
-  await rp0.loadSources();
+  for (const rp of [rp0, rp1]) await rp.loadSources();
   const link = new SimLink({ latencyMs: 1 });
   rp0.accept(new FramedLink(link.a));
   rp1.connect("rp0", losingFirst(new FramedLink(link.b), "snapshotEnd").link);
@@ -316,7 +316,7 @@ test("failback: a card moves back to its preferred server once it has stayed rea
   add(node({ id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [] }));
   add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"], failbackMs: 300 }));
   add(node({ id: "lc1", role: "lc", servers: ["rp0", "rp1"], failbackMs: -1 }));
-  await c.nodes.get("rp0")!.loadSources();
+  for (const rp of ["rp0", "rp1"]) await c.nodes.get(rp)!.loadSources();
   wire(c, "rp1", "rp0");
   // The preferred server is not there yet: both cards take their tables from rp1.
   for (const lc of ["lc0", "lc1"]) wire(c, lc, "rp1");
@@ -340,13 +340,93 @@ test("failback: a card whose table is empty moves to its preferred server at onc
   // A route processor still without routes: no sources, and no peer yet.
   add(node({ id: "rp1", role: "rp", index: 1, sources: [] }));
   add(node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"], failbackMs: 60000 }));
-  await c.nodes.get("rp0")!.loadSources();
+  for (const rp of ["rp0", "rp1"]) await c.nodes.get(rp)!.loadSources();
   const lc0 = c.nodes.get("lc0")!;
   wire(c, "lc0", "rp1");
   await until("lc0 active on the empty rp1", () => lc0.status().active === "rp1" && lc0.resyncs.length === 1);
   wire(c, "lc0", "rp0");
   await until("lc0 on rp0 with its table", () => lc0.status().active === "rp0" && lc0.fib.digest(4) === c.nodes.get("rp0")!.fib.digest(4), 3000);
   assert.is(lc0.fib.count(4), 2000);
+});
+
+test("a route processor still taking in its peer's tables does not serve: a card that prefers it moves to it only once it has them", async () => {
+  const events: Record<string, unknown>[] = [];
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, memoryMiB: 64, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 120000, v6: 10000, seed: 7 } }] });
+  const rp1 = new Node({ firmware, timers, memoryMiB: 64, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
+  // Moves back to rp1 the moment it is ready: only readiness stands between it and a half-filled table.
+  const lc0 = node({ id: "lc0", role: "lc", memoryMiB: 64, servers: ["rp1", "rp0"], failbackMs: 0 });
+  const c: Chassis = { nodes: new Map([["rp0", rp0], ["rp1", rp1], ["lc0", lc0]]), links: new Map() };
+  await rp0.loadSources();
+  wire(c, "lc0", "rp0");
+  const full = rp0.fib.count(4) + rp0.fib.count(6);
+  await until("lc0 holds rp0's table", () => lc0.fib.count(4) + lc0.fib.count(6) === full, 20000);
+  // rp1 comes up (say it restarted) and takes in rp0's table over many slices, while lc0 registers with it.
+  await rp1.loadSources();
+  wire(c, "rp1", "rp0");
+  wire(c, "lc0", "rp1");
+  let fewest = full;
+  const watch = setInterval(() => { fewest = Math.min(fewest, lc0.fib.count(4) + lc0.fib.count(6)); }, 0);
+  try {
+    await until("lc0 on rp1", () => lc0.status().active === "rp1" && lc0.resyncs.length === 2, 20000);
+  } finally {
+    clearInterval(watch);
+  }
+  assert.is(fewest, full, "lc0 never lost a route to rp1's half-filled table");
+  assert.is(lc0.resyncs[1].diffEntries, 0, "rp1 had the whole table when lc0 moved to it");
+  const serving = events.find((e) => e.event === "serving");
+  assert.match(String(serving?.reason), /holds the tables of rp0/);
+  assert.ok(events.findIndex((e) => e.event === "peer source synced" && e.family === 6) < events.indexOf(serving!), "serving only after rp0's last table arrived");
+});
+
+test("a card does not activate a server that does not serve yet while another serves", async () => {
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, memoryMiB: 64, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 120000, v6: 10000, seed: 7 } }] });
+  const rp1 = node({ id: "rp1", role: "rp", index: 1, memoryMiB: 64, servers: ["rp0"], sources: [] });
+  const lc0 = node({ id: "lc0", role: "lc", memoryMiB: 64, servers: ["rp1", "rp0"], failbackMs: 60000 });
+  const c: Chassis = { nodes: new Map([["rp0", rp0], ["rp1", rp1], ["lc0", lc0]]), links: new Map() };
+  for (const rp of [rp0, rp1]) await rp.loadSources();
+  // A cold start: rp1 takes in rp0's table while lc0 registers with both, rp1 first.
+  wire(c, "rp1", "rp0");
+  wire(c, "lc0", "rp1");
+  wire(c, "lc0", "rp0");
+  await until("lc0 holds the table", () => lc0.fib.count(4) === rp0.fib.count(4) && lc0.resyncs.length === 1, 20000);
+  assert.is(lc0.resyncs[0].to, "rp0", "the table came from the server that had it, not after waiting on the preferred one");
+});
+
+test("a peer and a card that register while a route processor loads its table get it whole once it is loaded", async () => {
+  const events: Record<string, unknown>[] = [];
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, memoryMiB: 64, sources: [{ protocol: "bgp", distance: 20, generate: { v4: 120000, v6: 10000, seed: 8 } }] });
+  const rp1 = new Node({ firmware, timers, memoryMiB: 64, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [], log: (l) => events.push(l) });
+  const lc0 = node({ id: "lc0", role: "lc", memoryMiB: 64, servers: ["rp0"] });
+  const c: Chassis = { nodes: new Map([["rp0", rp0], ["rp1", rp1], ["lc0", lc0]]), links: new Map() };
+  await rp1.loadSources();
+  wire(c, "rp1", "rp0");
+  wire(c, "lc0", "rp0");
+  await until("both registered", () => rp0.status().clients.length === 2 && lc0.status().sessions[0]?.state === "standby");
+  await rp0.loadSources();
+  assert.is(lc0.resyncs.length, 0, "lc0 did not activate rp0 while it loaded");
+  const full = rp0.fib.count(4) + rp0.fib.count(6);
+  await until("rp1 and lc0 hold rp0's table", () => rp1.fib.digest(4) === rp0.fib.digest(4) && rp1.fib.digest(6) === rp0.fib.digest(6) && lc0.resyncs.length === 1, 20000);
+  assert.is(lc0.fib.count(4) + lc0.fib.count(6), full);
+  assert.is(lc0.resyncs[0].mode, "catch-up", "the load's own updates, from the feed lc0 registered for before it began");
+  // The peer took the table as its snapshots, nothing twice.
+  const synced = events.filter((e) => e.event === "peer source synced").map((e) => e.differences);
+  assert.equal(synced, [120000, 10000]);
+  assert.ok(!events.some((e) => e.event === "state" && e.to === "closed"), "the exchange never started over");
+});
+
+test("a route processor whose peer is not there serves without it after a wait", async () => {
+  const events: Record<string, unknown>[] = [];
+  const rp1 = new Node({ firmware, timers, id: "rp1", role: "rp", index: 1, servers: ["rp0"], sources: [{ protocol: "ospf", distance: 110, routes: join(dir, "igp.txt") }], log: (l) => events.push(l) });
+  const lc0 = node({ id: "lc0", role: "lc", servers: ["rp0", "rp1"] });
+  const c: Chassis = { nodes: new Map([["rp1", rp1], ["lc0", lc0]]), links: new Map() };
+  const loaded = performance.now();
+  await rp1.loadSources();
+  wire(c, "lc0", "rp1");
+  await until("lc0 holds rp1's table", () => lc0.fib.count(4) === 3 && lc0.status().active === "rp1");
+  const waited = performance.now() - loaded;
+  const limit = timers.heartbeatMs * timers.deadAfter;
+  assert.ok(waited >= 10 * limit, `rp1 waited for rp0 (${Math.round(waited)} ms)`);
+  assert.match(String(events.find((e) => e.event === "serving")?.reason), /rp0 not there within \d+ ms: serving without their tables/);
 });
 
 test("silence: a silent active server is failed over from when another is ready; with nowhere to go the card waits, keeping its session", async () => {

@@ -72,7 +72,7 @@ export class ChannelSender {
 
   /** Multicasts a heartbeat naming the channel's last sequence (it goes behind the updates it names). */
   heartbeat(sequence: number): void {
-    this.enqueue(encodeMessage({ type: "heartbeat", timeMs: Date.now(), sequences: [[this.spec.id, sequence]] }), 0);
+    this.enqueue(encodeMessage({ type: "heartbeat", timeMs: Date.now(), serving: true, sequences: [[this.spec.id, sequence]] }), 0);
     this.counters.heartbeats++;
   }
 

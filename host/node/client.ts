@@ -40,6 +40,8 @@ export interface ClientHost {
   readonly role: Role;
   readonly subset: Subset;
   readonly timers: Timers;
+  /** Whether this node has a table to serve (ServerHost.serving), said in its heartbeats. */
+  readonly serving: boolean;
   /** The node's table: what arrives is decoded with it, and a digest resync describes it. */
   readonly fib: Fib;
   /** What proves who this node is to a server that challenges it. */
@@ -70,10 +72,14 @@ export interface ClientHost {
   /** The server has been silent past the limit (suspect), or spoke again. */
   sessionSuspect(session: ClientSession, reason: string): void;
   sessionResumed(session: ClientSession, silentMs: number): void;
+  /** The server said it now has a table to serve (its grant said it had not). */
+  serverServing(session: ClientSession): void;
 }
 
 export class ClientSession extends Session<ClientState> {
   grant?: Extract<Message, { type: "grant" }>;
+  /** Whether the server has said it has a table to serve (ServerHost.serving). */
+  serving = false;
   /** Sequence of the last update applied. */
   sequence = 0;
   /** When it was activated and the link's bytes in then: what a resync cost. */
@@ -224,6 +230,7 @@ export class ClientSession extends Session<ClientState> {
   private async granted(m: Extract<Message, { type: "grant" }>): Promise<void> {
     if (this.state !== "registering") return;
     this.grant = m;
+    this.serving = m.serving;
     this.sequence = m.sequence;
     const channel = m.channels[0];
     if (channel && this.keyShare && m.share.length === 32 && this.host.multicast && !this.receiver) {
@@ -463,6 +470,10 @@ export class ClientSession extends Session<ClientState> {
   }
 
   private heartbeatIn(m: Extract<Message, { type: "heartbeat" }>): void {
+    if (m.serving && !this.serving && this.state !== "registering") {
+      this.serving = true;
+      this.host.serverServing(this);
+    }
     if (this.state !== "active" && !(this.state === "syncing" && this.live)) return;
     const last = m.sequences.find(([channel]) => channel === 0)?.[1] ?? 0;
     // A heartbeat names the last update sent: one we lack was lost at the tail. On a
@@ -482,7 +493,7 @@ export class ClientSession extends Session<ClientState> {
     // say it again. The server answers the same session's hello with the grant once more.
     if (this.state === "registering" && performance.now() - this.helloAt > heartbeatMs * deadAfter) this.hello();
     const sequences = this.host.role === "rp" ? this.host.peerSequences(this) : [[0, this.sequence] as [number, number]];
-    this.link.send({ type: "heartbeat", timeMs: Date.now(), sequences });
+    this.link.send({ type: "heartbeat", timeMs: Date.now(), serving: this.host.serving, sequences });
     // A lost activate (or a lost last frame of the snapshot) would leave us syncing for good
     // on a lossy line; a server still waiting for a table of its own takes as long. Either
     // way, starting over costs little.

@@ -125,7 +125,6 @@ export async function runNode(config: ProcessConfig): Promise<void> {
     } : {}),
   });
   node = live;
-  if (live.role === "rp") await live.loadSources();
 
   const cut = new Set<string>();
   const sims = new Map<string, SimLink>();
@@ -247,6 +246,10 @@ export async function runNode(config: ProcessConfig): Promise<void> {
     },
   };
   for (const [name, handler] of Object.entries(commands)) control.set(name, handler);
+  // Listening and dialing already: peers and cards register while the table loads, and
+  // the exchange with a peer starts the moment it is loaded (no client activates a route
+  // processor before it serves).
+  if (live.role === "rp") await live.loadSources();
   if (!card) process.send?.({ ready: true, address, metrics: metricsAt?.port });
 }
 

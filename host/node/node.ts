@@ -36,6 +36,7 @@ import type { MulticastTransport } from "../links/multicast.ts";
 import { ChannelServer, type ChannelStatus, type MulticastOptions } from "../multicast/server.ts";
 import type { ReceiverCounters } from "../multicast/receiver.ts";
 import { pieces, Slicer } from "./slices.ts";
+import { PeerTables } from "./peertables.ts";
 import { CopyCache } from "./copies.ts";
 import type { FirmwareStatus } from "../../firmware-sim/card.ts";
 
@@ -61,6 +62,11 @@ export interface NodeOptions {
   sources?: SourceConfig[];
   /** Servers (or, for a route processor, peers) in order of preference. */
   servers?: string[];
+  /**
+   * Route processors: the other route processors of the chassis, whose tables this one
+   * holds before it serves (peertables.ts). Default: the peers it dials (`servers`).
+   */
+  routeProcessors?: string[];
   firmware: Uint8Array;
   /** Servers: who may register (challenge–response); undefined: anyone, and no multicast. */
   trust?: Trust;
@@ -75,6 +81,13 @@ export interface NodeOptions {
 }
 
 export const DEFAULT_FAILBACK_MS = 1000;
+
+/**
+ * How long a route processor whose own sources are loaded waits for a peer that has not
+ * registered, in silence limits (heartbeat × dead after): a peer coming up at the same
+ * time may still be loading a table of its own.
+ */
+const PEER_WAIT_LIMITS = 10;
 
 /** Most routes of a failover's difference held back to go on as one batch (see Node.held). */
 const HOLD_ROUTES = 65536;
@@ -140,6 +153,11 @@ interface PeerLink {
   open(): boolean;
 }
 
+/** A server a card may activate: registered (standby), serving a table, and not silent. */
+function isReady(s: ClientSession): boolean {
+  return s.state === "standby" && s.serving && !s.suspect;
+}
+
 function peerLink(s: ServerSession | ClientSession): PeerLink {
   return { key: s, send: (m) => s.link.send(m), open: () => s.state !== "closed" };
 }
@@ -188,8 +206,16 @@ export class Node implements ServerHost, ClientHost {
   private announced: { from: number; to: number; frames: { m: Message; bytes: Uint8Array }[] } | undefined;
   readonly resyncs: Resync[] = [];
   private failovers = 0;
-  /** See ServerHost.serving: a line card or engine has synced with a server since it started. */
-  serving: boolean;
+  /**
+   * See ServerHost.serving: a route processor holds its peers' tables (peerTables); a line
+   * card or engine has synced with a server since it started.
+   */
+  serving = false;
+  private readonly peerTables: PeerTables | undefined;
+  /** Route processors: its own sources are loaded (loadSources). */
+  private loaded = false;
+  private markLoaded!: () => void;
+  private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
   /** When each ready server (standby, not silent) became ready: failback waits on it. */
   private readonly readySince = new Map<ClientSession, number>();
   private failbackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -203,7 +229,6 @@ export class Node implements ServerHost, ClientHost {
     this.subset = normalizeSubset(options.subset ?? EVERYTHING);
     this.timers = options.timers ?? DEFAULT_TIMERS;
     this.servers = options.servers ?? [];
-    this.serving = this.role === "rp";
     this.log = options.log ?? (() => {});
     const index = options.index ?? 0;
     this.nexthops = new NextHopTable(this.role === "rp" ? { base: index * NEXTHOP_BLOCK, size: NEXTHOP_BLOCK } : {});
@@ -211,6 +236,8 @@ export class Node implements ServerHost, ClientHost {
     if (this.role === "rp") {
       this.rib = new Rib(() => newFib(512));
       this.fib = this.rib.fib;
+      const { heartbeatMs, deadAfter } = this.timers;
+      this.peerTables = new PeerTables(options.routeProcessors ?? this.servers, PEER_WAIT_LIMITS * heartbeatMs * deadAfter, (reason) => this.startServing(reason));
     } else {
       this.fib = newFib(options.memoryMiB ?? 256);
     }
@@ -225,7 +252,11 @@ export class Node implements ServerHost, ClientHost {
       : undefined;
   }
 
-  /** Loads the route processor's own sources into the RIB (before it serves anyone). */
+  /**
+   * Loads the route processor's own sources into the RIB. Peers and clients may register
+   * meanwhile: none may activate it before it serves (peertables.ts), and a peer's exchange
+   * waits for the whole table.
+   */
   async loadSources(): Promise<void> {
     const sources = this.options.sources ?? [];
     const slicer = new Slicer();
@@ -257,11 +288,19 @@ export class Node implements ServerHost, ClientHost {
       }
       this.note("source loaded", { source: entry.name, routes: table[4].length / 3 + table[6].length / 6, ms: Math.round(performance.now() - started) });
     }
+    this.loaded = true;
+    this.markLoaded();
+    this.peerTables!.start();
   }
 
-  /** What a change of one of this route processor's own sources (FPM, churn) did: FIB changes go to clients, the source's own to peers. */
+  /**
+   * What a change of one of this route processor's own sources (loading, FPM, churn) did:
+   * FIB changes go to clients, the source's own to peers (until the sources are loaded, a
+   * peer gets them in the tables its exchange sends then).
+   */
   private sourceChanged(sourceId: number, { delta, applied }: { delta: FibDelta; applied: FibDelta }): void {
     this.publish(delta);
+    if (!this.loaded) return;
     for (const s of this.peerLinks()) this.sendSourceUpdates(s, sourceId, applied);
   }
 
@@ -336,6 +375,7 @@ export class Node implements ServerHost, ClientHost {
   }
 
   peerRegistered(session: ServerSession): void {
+    this.peerTables!.linked(session, session.name);
     void this.startExchange(peerLink(session));
   }
 
@@ -346,12 +386,15 @@ export class Node implements ServerHost, ClientHost {
    * meanwhile wait behind them, numbered from the snapshots on.
    */
   private async startExchange(peer: PeerLink): Promise<void> {
-    this.peerNexthops.set(peer.key, 0);
-    this.peerSent.set(peer.key, new Map());
-    peer.send({ type: "sources", entries: this.ownSources });
-    this.sendPeerNexthops(peer);
     const queued: Message[] = [];
     this.peerQueued.set(peer.key, queued);
+    this.peerSent.set(peer.key, new Map());
+    // A peer that registers while our sources load gets them whole once they are.
+    await this.whenLoaded;
+    if (!peer.open() || this.peerQueued.get(peer.key) !== queued) return;
+    peer.send({ type: "sources", entries: this.ownSources });
+    for (const m of nexthopsMessages(this.nexthops, 0)) peer.send(m);
+    this.peerNexthops.set(peer.key, this.nexthops.version);
     const tables = this.ownSources.map((s) => ({ id: s.id, table: this.rib!.table(s.id)!.frozen() }));
     const slicer = new Slicer();
     for (const { id, table } of tables) {
@@ -408,6 +451,7 @@ export class Node implements ServerHost, ClientHost {
     switch (m.type) {
       case "sources":
         for (const e of m.entries) if (e.origin !== this.id) this.publish(rib.addSource(e));
+        this.peerTables!.announced(from, m.entries.filter((e) => e.origin !== this.id).map((e) => e.id));
         return;
       case "nexthops":
         return this.nexthopsIn(m.entries);
@@ -499,6 +543,7 @@ export class Node implements ServerHost, ClientHost {
     }
     if (rib.table(got.snapshot)!.digest(got.family) !== got.digest) this.note("peer snapshot digest differs", { source: info.name, family: got.family });
     this.note("peer source synced", { source: info.name, family: got.family, differences: step.value });
+    this.peerTables!.arrived(from, got.snapshot, got.family);
   }
 
   sessionChanged(session: ServerSession | ClientSession, from: ServerState | ClientState, reason: string): void {
@@ -509,21 +554,24 @@ export class Node implements ServerHost, ClientHost {
         this.clients.delete(session);
         this.channels?.leave(session);
       }
-      if (session.state === "closed" || session.state === "registering") this.peerSnapshots.delete(session);
+      if (session.state === "closed" || session.state === "registering") {
+        this.peerSnapshots.delete(session);
+        this.peerTables?.ended(session);
+      }
       return;
     }
     if (session.state === "closed" && this.sessions.get(session.server) === session) this.sessions.delete(session.server);
     if (this.role === "rp") {
       if (session.state === "standby") void this.startExchange(peerLink(session));
-      if (session.state === "closed") this.peerSnapshots.delete(session);
+      if (session.state === "closed") {
+        this.peerSnapshots.delete(session);
+        this.peerTables!.ended(session);
+      }
       return;
     }
     if (session.state === "active" && session === this.active) {
       this.finishResync(session);
-      if (!this.serving) {
-        this.serving = true;
-        for (const c of this.clients) c.hostServing();
-      }
+      this.startServing(`synced with ${session.server}`);
     }
     if (session.state === "closed" && session === this.active) {
       this.active = undefined;
@@ -547,6 +595,19 @@ export class Node implements ServerHost, ClientHost {
   sessionResumed(session: ServerSession | ClientSession, silentMs: number): void {
     this.note("heard again", { ...this.who(session), afterMs: Math.round(silentMs) });
     if (session instanceof ClientSession) this.reconsider();
+  }
+
+  serverServing(session: ClientSession): void {
+    this.note("server serving", { server: session.server });
+    this.reconsider();
+  }
+
+  /** This node has a table to serve from now on: clients hear so, and one that activated it meanwhile gets it. */
+  private startServing(reason: string): void {
+    if (this.serving) return;
+    this.serving = true;
+    this.note("serving", { reason });
+    for (const c of this.clients) c.hostServing();
   }
 
   channelNote(session: ClientSession, event: string, fields: Record<string, unknown>): void {
@@ -581,6 +642,8 @@ export class Node implements ServerHost, ClientHost {
   connect(server: string, link: FramedLink): ClientSession {
     const session = new ClientSession(server, link, this);
     this.sessions.set(server, session);
+    // A peer that answered our dial is there, if busy (loading a table of its own): its tables are waited for.
+    this.peerTables?.linked(session, server);
     return session;
   }
 
@@ -597,8 +660,8 @@ export class Node implements ServerHost, ClientHost {
   private reconsider(): void {
     if (this.role === "rp") return;
     const now = performance.now();
-    for (const s of this.readySince.keys()) if (s.state !== "standby" || s.suspect) this.readySince.delete(s);
-    for (const s of this.sessions.values()) if (s.state === "standby" && !s.suspect && !this.readySince.has(s)) this.readySince.set(s, now);
+    for (const s of this.readySince.keys()) if (!isReady(s)) this.readySince.delete(s);
+    for (const s of this.sessions.values()) if (isReady(s) && !this.readySince.has(s)) this.readySince.set(s, now);
     const next = this.ready()[0];
     if (this.active?.suspect && next) {
       this.active.abandon(`${this.active.server} is silent and ${next.server} is ready: failing over`);
@@ -639,12 +702,12 @@ export class Node implements ServerHost, ClientHost {
     }
   }
 
-  /** Standby servers in order of preference, leaving out silent ones. */
+  /** Ready servers (isReady) in order of preference. */
   private ready(): ClientSession[] {
     const out: ClientSession[] = [];
     for (const server of this.servers) {
       const s = this.sessions.get(server);
-      if (s?.state === "standby" && !s.suspect) out.push(s);
+      if (s && isReady(s)) out.push(s);
     }
     return out;
   }

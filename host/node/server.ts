@@ -50,9 +50,10 @@ export interface ServerHost {
   /** This server's stream identity: new every time the node starts. */
   readonly stream: bigint;
   /**
-   * Whether this node has a table to serve: a route processor always; a line card once it
-   * has synced with a server since it started. A card that restarted empty must not hand
-   * its clients an empty table to converge to.
+   * Whether this node has a table to serve: a route processor once it holds its peers'
+   * tables (Node.serving); a line card once it has synced with a server since it started.
+   * A server still filling its table must not hand its clients a part of it to converge
+   * to. Said in every grant and heartbeat; it only ever turns true.
    */
   readonly serving: boolean;
   readonly timers: Timers;
@@ -220,7 +221,9 @@ export class ServerSession extends Session<ServerState> {
     const proven = this.keys !== undefined && (m.capabilities & CAP_MULTICAST) !== 0 && m.role !== "rp";
     this.channel = proven ? this.host.channels?.grantFor(this, subset, this.keys!.kek) : undefined;
     // A client that may activate this server may want to catch up from its history: the
-    // subset's feed starts now, with the table as it is.
+    // subset's feed starts now, with the table as it is. (A card that registers with a
+    // server still filling its table catches up from there once it serves: its updates
+    // are encoded once, as they come, for every client of the subset.)
     if (m.role !== "rp") this.host.feed(this.feedSubset, true);
     this.grant();
     this.become("standby", `${m.node} (${m.role}) registered${this.keys ? ", proven" : ""}${this.channel ? `, on channel ${this.channel.id}` : ""}`);
@@ -236,7 +239,7 @@ export class ServerSession extends Session<ServerState> {
     const { heartbeatMs, deadAfter } = this.host.timers;
     const sequence = this.host.feed(this.feedSubset, false)?.sequence ?? 0;
     this.send({
-      type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter,
+      type: "grant", server: this.host.id, role: "standby", stream: this.host.stream, sequence, heartbeatMs, deadAfter, serving: this.host.serving,
       share: this.keys?.share ?? new Uint8Array(0), channels: this.channel ? [this.channel] : [],
     });
   }
@@ -357,8 +360,13 @@ export class ServerSession extends Session<ServerState> {
     }
   }
 
-  /** The host has a table now: a client that activated this server meanwhile gets it. */
+  /**
+   * The host has a table now: the client hears so at once, and if it activated this server
+   * meanwhile (it had not heard yet), it gets the table.
+   */
   hostServing(): void {
+    if (this.state === "registering" || this.state === "closed") return;
+    this.heartbeat();
     const m = this.activationWaiting;
     if (!m) return;
     this.activationWaiting = undefined;
@@ -439,7 +447,7 @@ export class ServerSession extends Session<ServerState> {
     // for the channel's rate are not missing.
     const last = this.viaMulticast ? this.host.channels!.lastSent(this) : this.sequence;
     const sequences = this.client?.role === "rp" ? this.host.peerSequences(this) : [[0, last] as [number, number]];
-    this.send({ type: "heartbeat", timeMs: Date.now(), sequences });
+    this.send({ type: "heartbeat", timeMs: Date.now(), serving: this.host.serving, sequences });
   }
 
   /** Sends, or drops a client too slow to take it (it will register again and resync). */

@@ -115,6 +115,7 @@ export class Chassis {
         ...(this.auth && existsSync(join(this.auth.keys, `${n.id}.key`)) ? { keyFile: join(this.auth.keys, `${n.id}.key`) } : {}),
         ...(this.auth && n.role !== "npu" ? { trustFile: this.auth.trust } : {}),
       }),
+      ...(n.role === "rp" ? { routeProcessors: this.topology.nodes.filter((x) => x.role === "rp" && x !== n).map((x) => x.id) } : {}),
       ...(n.subset ? { subset: n.subset } : {}),
       ...(n.memoryMiB ? { memoryMiB: n.memoryMiB } : {}),
       ...(this.addresses.has(n.id) ? { listen: this.addresses.get(n.id)! } : {}),

@@ -98,7 +98,7 @@ export type Message =
   | { type: "hello"; node: string; session: bigint; role: Role; maxVersion: number; capabilities: number; subset: Subset }
   | { type: "challenge"; server: string; nonce: Uint8Array }
   | { type: "auth"; node: string; method: "hmac-sha256" | "ed25519"; share: Uint8Array; proof: Uint8Array }
-  | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; share: Uint8Array; channels: Channel[] }
+  | { type: "grant"; server: string; role: ServerRole; stream: bigint; sequence: number; heartbeatMs: number; deadAfter: number; serving: boolean; share: Uint8Array; channels: Channel[] }
   | { type: "channels"; channels: Channel[] }
   | { type: "deny"; code: number; reason: string }
   | { type: "nexthops"; entries: NextHopEntry[] }
@@ -110,7 +110,7 @@ export type Message =
   | { type: "ack"; channel: number; sequence: number }
   | { type: "nak"; channel: number; ranges: [from: number, count: number][] }
   | { type: "retransmission"; channel: number; sequence: number; family: Family; count: number; data: Uint8Array }
-  | { type: "heartbeat"; timeMs: number; sequences: [channel: number, sequence: number][] }
+  | { type: "heartbeat"; timeMs: number; serving: boolean; sequences: [channel: number, sequence: number][] }
   | { type: "activate"; stream: bigint; sequence: number; digest4: bigint; digest6: bigint; routes: number; nexthops: bigint; resync: ResyncMode; multicast: boolean }
   | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
@@ -340,12 +340,12 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   grant: {
     code: 0x04,
     write: (w, m) => {
-      w.string(m.server).u8(SERVER_ROLES.indexOf(m.role)).u64(m.stream).varint(m.sequence).varint(m.heartbeatMs).u8(m.deadAfter).bytes(m.share);
+      w.string(m.server).u8(SERVER_ROLES.indexOf(m.role)).u64(m.stream).varint(m.sequence).varint(m.heartbeatMs).u8(m.deadAfter).u8(m.serving ? 1 : 0).bytes(m.share);
       writeChannels(w, m.channels);
     },
     read: (r) => ({
       type: "grant", server: r.string(), role: pick(SERVER_ROLES, r.u8(), "server role"), stream: r.u64(), sequence: r.varint(),
-      heartbeatMs: r.varint(), deadAfter: r.u8(), share: keyShare(r), channels: readChannels(r),
+      heartbeatMs: r.varint(), deadAfter: r.u8(), serving: flag(r), share: keyShare(r), channels: readChannels(r),
     }),
   },
   channels: {
@@ -414,8 +414,8 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   heartbeat: {
     code: 0x24,
-    write: (w, m) => { w.varint(m.timeMs).varint(m.sequences.length); for (const [c, s] of m.sequences) w.varint(c).varint(s); },
-    read: (r) => ({ type: "heartbeat", timeMs: r.varint(), sequences: list(r, () => [r.varint(), r.varint()] as [number, number]) }),
+    write: (w, m) => { w.varint(m.timeMs).u8(m.serving ? 1 : 0).varint(m.sequences.length); for (const [c, s] of m.sequences) w.varint(c).varint(s); },
+    read: (r) => ({ type: "heartbeat", timeMs: r.varint(), serving: flag(r), sequences: list(r, () => [r.varint(), r.varint()] as [number, number]) }),
   },
   activate: {
     code: 0x30,
