@@ -381,9 +381,9 @@ export class Node implements ServerHost, ClientHost {
 
   /**
    * Tells a peer route processor about our sources: descriptions, next hops, whole tables.
-   * The tables are frozen copies taken at once (Fib.frozen) and go in slices, so a large
-   * one does not hold the loop (and every heartbeat) for its whole length; their changes
-   * meanwhile wait behind them, numbered from the snapshots on.
+   * The tables are encoded at once, as they stand (as a copy is: copies.ts), and go in
+   * slices, so a large one does not hold the loop (and every heartbeat) while it crosses
+   * the link; their changes meanwhile wait behind them, numbered from the snapshots on.
    */
   private async startExchange(peer: PeerLink): Promise<void> {
     const queued: Message[] = [];
@@ -395,14 +395,12 @@ export class Node implements ServerHost, ClientHost {
     peer.send({ type: "sources", entries: this.ownSources });
     for (const m of nexthopsMessages(this.nexthops, 0)) peer.send(m);
     this.peerNexthops.set(peer.key, this.nexthops.version);
-    const tables = this.ownSources.map((s) => ({ id: s.id, table: this.rib!.table(s.id)!.frozen() }));
+    const tables = this.ownSources.flatMap((s) => [...snapshotMessages(this.rib!.table(s.id)!, undefined, { snapshot: s.id, sequence: 0 })]);
     const slicer = new Slicer();
-    for (const { id, table } of tables) {
-      for (const m of snapshotMessages(table, undefined, { snapshot: id, sequence: 0 })) {
-        peer.send(m);
-        await slicer.turn();
-        if (!peer.open() || this.peerQueued.get(peer.key) !== queued) return;
-      }
+    for (const m of tables) {
+      peer.send(m);
+      await slicer.turn();
+      if (!peer.open() || this.peerQueued.get(peer.key) !== queued) return;
     }
     this.peerQueued.delete(peer.key);
     for (const m of queued) peer.send(m);

@@ -321,17 +321,15 @@ export class ServerSession extends Session<ServerState> {
   }
 
   /**
-   * The client's whole subset, in slices; changes published meanwhile wait behind it. The
-   * slices are cut from a frozen copy of the table taken now (Fib.frozen): the snapshot is
-   * of this moment, and no slice walks the live table while it changes.
+   * The client's whole subset as it is now (copies.ts), in slices; changes published
+   * meanwhile wait behind it.
    */
   private async sendCopy(sequence: number): Promise<void> {
     this.backlog = [];
     this.nexthopsSent = this.host.nexthops.version;
     const slicer = new Slicer();
     const epoch = this.epoch;
-    const copy = this.host.copies.copy(this.client!.subset, sequence);
-    for (let i = 0, bytes; (bytes = copy.frame(i)); i++) {
+    for (const bytes of this.host.copies.copy(this.client!.subset, sequence)) {
       if (!this.sendEncoded(bytes)) return;
       await slicer.turn();
       if (this.epoch !== epoch) return;

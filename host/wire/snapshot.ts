@@ -52,8 +52,8 @@ export function* nexthopsMessages(nexthops: NextHopTable, since = 0): Generator<
 
 /**
  * The messages of a snapshot of `fib`: the next-hop table first when one is given. The
- * table must not change until the generator is done: a live one is read through a frozen
- * copy (Fib.frozen).
+ * table must not change until the generator is done: a live one's snapshot is taken whole
+ * at once (copies.ts), or read through a frozen copy (Fib.frozen).
  */
 export function* snapshotMessages(fib: Fib, nexthops: NextHopTable | undefined, options: SnapshotOptions): Generator<Message> {
   const { snapshot, sequence, subset } = options;
