@@ -760,7 +760,8 @@ export class Node implements ServerHost, ClientHost {
   async synced(session: ClientSession, snapshot: AssembledSnapshot): Promise<void> {
     const { family, records } = snapshot;
     const words = family === 4 ? 3 : 6;
-    const diff = this.fib.diff(family, this.fib.records(family), records);
+    // Into an empty table (a first sync), the copy is its own difference: every route a set.
+    const diff = this.fib.count(family) === 0 ? { changes: records } : this.fib.diff(family, this.fib.records(family), records);
     const slicer = new Slicer();
     let applied = 0;
     for (const piece of pieces(diff.changes, words)) {
