@@ -11,10 +11,11 @@ import { Prefix, type Family } from "../host/netip.ts";
 import type { Fib } from "../host/fib.ts";
 import { RangeAnswers, RangeCache, RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
 import { EVERYTHING, normalizeSubset, subsetDigest } from "../host/node/subset.ts";
-import { encodeMessage, type Message, type Subset } from "../host/wire/messages.ts";
+import { TOP_PIECES, encodeMessage, type Message, type Subset } from "../host/wire/messages.ts";
 import { snapshotMessages } from "../host/wire/snapshot.ts";
 import { newFib } from "./support.ts";
 
+const EVERY_PIECE = { from: 0, to: TOP_PIECES };
 const base = { 4: generateRoutes({ family: 4, routes: 40000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 8000, seed: 3 }) };
 
 /**
@@ -80,6 +81,24 @@ test("1% of the routes differ: the client ends with the server's table, having r
   assert.is(applied, differ, "exactly the difference was applied");
   const full = snapshotBytes(server);
   assert.ok(down < 0.05 * full, `${down} B received, against ${full} B of snapshot`);
+});
+
+test("a difference too wide for one sketch is found by several, each of a range of pieces, one round trip each", () => {
+  // A 1 MiB I/O buffer holds a sketch of about 15k IPv4 cells (5k prefixes that differ): 20% of 40k is 8k.
+  const server = newFib({ memoryMiB: 64, ioBytes: 1 << 20 });
+  const client = newFib({ memoryMiB: 64, ioBytes: 1 << 20 });
+  let differ = 0;
+  base[4].forEach((r, i) => {
+    server.set(r.prefix, i % 97);
+    if ((i * 7919) % 5 === 0) { client.set(r.prefix, (i % 97) + 1); differ++; }
+    else client.set(r.prefix, i % 97);
+  });
+  const r = exchange(client, server, 4);
+  assert.is(client.digest(4), server.digest(4));
+  assert.ok(r.sketches >= 2, `${r.sketches} sketches`);
+  assert.is(r.rounds, 1 + r.sketches, "the first request, then one round per sketch: no descent");
+  assert.is(r.applied, differ, "exactly the difference was applied");
+  assert.ok(r.down < 0.5 * snapshotBytes(server), `${r.down} B received, against ${snapshotBytes(server)} B of snapshot`);
 });
 
 test("tables that differ anywhere, by anything, end equal; equal tables cost one request and one repair", () => {
@@ -178,14 +197,14 @@ test("cards that send the same sketch get the same answer, computed once while t
   base[4].forEach((r, i) => server.set(r.prefix, i % 97));
   const cache = new RangeCache(server);
   const theirs = server.sketch(4, 3000, server.records(4).filter((_, w) => Math.floor(w / 3) % 50 !== 0));
-  const first = cache.sketchAnswer(4, EVERYTHING, 0, theirs, server.digest(4));
+  const first = cache.sketchAnswer(4, EVERYTHING, 0, EVERY_PIECE, theirs, server.digest(4));
   assert.ok(first && first.length > 0);
-  assert.is(cache.sketchAnswer(4, EVERYTHING, 0, theirs.slice(), server.digest(4)), first, "the second card's answer is the first's");
+  assert.is(cache.sketchAnswer(4, EVERYTHING, 0, EVERY_PIECE, theirs.slice(), server.digest(4)), first, "the second card's answer is the first's");
   const other = theirs.slice();
   other[5] ^= 1;
-  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, other, server.digest(4)), first, "another sketch is answered anew");
+  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, EVERY_PIECE, other, server.digest(4)), first, "another sketch is answered anew");
   server.set(Prefix.mustParse("198.51.100.0/24"), 1);
-  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, theirs, server.digest(4)), first, "a changed table answers anew");
+  assert.is.not(cache.sketchAnswer(4, EVERYTHING, 0, EVERY_PIECE, theirs, server.digest(4)), first, "a changed table answers anew");
 });
 
 test("a sketch the server did not ask for, or cells out of order, end the exchange", () => {

@@ -37,7 +37,7 @@ import { concatRecords, recordWords, sketchCellWords, sortRecords, SKETCH_K, typ
 import { Addr, Prefix, type Family } from "../netip.ts";
 import { RangeIndex, addressBits, startsIn } from "../rangeindex.ts";
 import { MAX_FRAME } from "../wire/frame.ts";
-import type { Message, RangeNode, RangeVerdict, Subset } from "../wire/messages.ts";
+import { TOP_PIECES, type Message, type PieceRange, type RangeNode, type RangeVerdict, type Subset } from "../wire/messages.ts";
 import { filterRecords, subsetDigest, wholeFamily } from "./subset.ts";
 
 /** The first node's depth: 4096 pieces, the most a node has, and those the table keeps (Fib.topPieces). */
@@ -171,25 +171,29 @@ export class RangeCache {
    * The repairs that answer a client's sketch (sketchRepairs), computed once per sketch and
    * table: the cards of a chassis mostly hold the same table, so they send the same sketch.
    */
-  sketchAnswer(family: Family, subset: Subset, request: number, theirs: Uint32Array, digest: bigint): SketchRepair[] | undefined {
+  sketchAnswer(family: Family, subset: Subset, request: number, pieces: PieceRange, theirs: Uint32Array, digest: bigint | undefined): SketchRepair[] | undefined {
     const { peeled } = this.entry(family, subset);
-    const key = hashWords(theirs, request);
+    const key = hashWords(theirs, request * TOP_PIECES * TOP_PIECES + pieces.from * TOP_PIECES + pieces.to);
     const same = peeled.get(key);
     if (same && same.digest === digest && sameWords(same.theirs, theirs)) return same.repairs;
-    const repairs = sketchRepairs(this.fib, subset, family, request, theirs, digest, this);
+    const repairs = sketchRepairs(this.fib, subset, family, request, pieces, theirs, digest, this);
     if (peeled.size >= 8) peeled.clear();
     peeled.set(key, { theirs: theirs.slice(), digest, repairs });
     return repairs;
   }
 
-  /** A sketch of `cells` cells of the routes of `family` that `subset` holds, as the table holds them now. */
-  sketch(family: Family, subset: Subset, cells: number): Uint32Array {
+  /**
+   * A sketch of `cells` cells of the routes of `family` that `subset` holds in `pieces`, as
+   * the table holds them now.
+   */
+  sketch(family: Family, subset: Subset, cells: number, pieces: PieceRange): Uint32Array {
     const entry = this.entry(family, subset);
-    let sketch = entry.sketches.get(cells);
+    const key = `${cells}:${pieces.from}:${pieces.to}`;
+    let sketch = entry.sketches.get(key);
     if (!sketch) {
-      if (entry.sketches.size >= 4) entry.sketches.clear();
-      sketch = entry.whole ? this.fib.sketch(family, cells) : this.fib.sketch(family, cells, this.index(family, subset).records);
-      entry.sketches.set(cells, sketch);
+      if (entry.sketches.size >= 16) entry.sketches.clear();
+      sketch = entry.whole && isEveryPiece(pieces) ? this.fib.sketch(family, cells) : this.fib.sketch(family, cells, piecesRecords(this.index(family, subset), pieces));
+      entry.sketches.set(key, sketch);
     }
     return sketch;
   }
@@ -216,10 +220,10 @@ interface Entry {
   index?: RangeIndex;
   top?: { digests: Uint32Array; counts: Uint32Array };
   answered: Map<number, Answered[]>;
-  /** Sketches of the subset's routes, by cells. */
-  sketches: Map<number, Uint32Array>;
+  /** Sketches of the subset's routes, by cells and pieces. */
+  sketches: Map<string, Uint32Array>;
   /** Clients' sketches and their answers, by hashWords. */
-  peeled: Map<number, { theirs: Uint32Array; digest: bigint; repairs: SketchRepair[] | undefined }>;
+  peeled: Map<number, { theirs: Uint32Array; digest: bigint | undefined; repairs: SketchRepair[] | undefined }>;
 }
 
 interface Answered {
@@ -333,10 +337,20 @@ const SATURATED_SHARE = 0.02;
 /** Cells a sketch may have: two and the room to peel them fit a node's 4 MiB I/O buffer, IPv6 too. */
 export const SKETCH_MAX_CELLS = 36000;
 
+/** A sketch to ask for: of the routes in these pieces of the first node, this many cells. */
+export interface PlannedSketch {
+  pieces: PieceRange;
+  cells: number;
+}
+
+/** Most sketches one request is answered by: a difference wider still is closer to a copy. */
+const MAX_SKETCHES = 16;
+
 /**
- * The size of the sketch to ask for in answer to a client's first request, or undefined to
- * answer by descent: when few prefixes seem to differ, or when the sketch would be larger than
- * one may be (a descent finds any difference, however large).
+ * The sketches to ask for in answer to a client's first request, in order of the pieces
+ * they cover, or undefined to answer by descent: when few prefixes seem to differ, or when
+ * the difference is too wide even for MAX_SKETCHES (a descent finds any difference, however
+ * large).
  *
  * How many routes differ, estimated from the pieces that do: if each route differs with
  * odds q, a piece of c routes differs with odds 1 − (1 − q)^c; q is the odds at which as
@@ -346,8 +360,12 @@ export const SKETCH_MAX_CELLS = 36000;
  * differs is up to two routes of the difference (the old next hop and the new), and a
  * sketch of 1.5 cells a route comes apart but for bad luck, which a small one needs more
  * room against.
+ *
+ * A difference wider than one sketch may hold is split: each piece that differs is
+ * expected to hold c·q / (1 − (1 − q)^c) of the prefixes that do, and consecutive pieces
+ * are grouped while their share fits one sketch.
  */
-export function sketchCells(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): number | undefined {
+export function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): PlannedSketch[] | undefined {
   const node = m.nodes[0];
   if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return undefined;
   // How many pieces hold each count of routes: far fewer counts than pieces to sum over.
@@ -381,20 +399,58 @@ export function sketchCells(top: { digests: Uint32Array; counts: Uint32Array }, 
   }
   const prefixes = saturated ? Math.max(4 * high * routes, SATURATED_SHARE * routes) : high * routes;
   if (prefixes < SKETCH_MIN_PREFIXES) return undefined;
-  const cells = Math.ceil((3 * prefixes + 60) / SKETCH_K) * SKETCH_K;
-  return cells <= Math.min(maxCells, SKETCH_MAX_CELLS) ? cells : undefined;
+  const most = Math.min(maxCells, SKETCH_MAX_CELLS);
+  const cellsFor = (n: number) => Math.ceil((3 * n + 60) / SKETCH_K) * SKETCH_K;
+  if (cellsFor(prefixes) <= most) return [{ pieces: { from: 0, to: TOP_PIECES }, cells: cellsFor(prefixes) }];
+  // Each differing piece's share of the prefixes that differ, scaled to the estimate.
+  const share = new Float64Array(node.digests.length);
+  let sum = 0;
+  for (let piece = 0; piece < share.length; piece++) {
+    if (top.digests[piece] === node.digests[piece]) continue;
+    const c = Math.max(1, top.counts[piece]);
+    share[piece] = high > 0 ? (c * high) / -Math.expm1(c * Math.log1p(-high)) : 1;
+    sum += share[piece];
+  }
+  const plan: PlannedSketch[] = [];
+  let from = 0;
+  let load = 0;
+  for (let piece = 0; piece < share.length; piece++) {
+    const n = (share[piece] * prefixes) / sum;
+    if (cellsFor(n) > most) return undefined;
+    if (cellsFor(load + n) > most) {
+      plan.push({ pieces: { from, to: piece }, cells: cellsFor(load) });
+      from = piece;
+      load = 0;
+    }
+    load += n;
+  }
+  plan.push({ pieces: { from, to: share.length }, cells: cellsFor(load) });
+  return plan.length <= MAX_SKETCHES ? plan : undefined;
+}
+
+/** Whether a piece range is the whole first node. */
+export function isEveryPiece(pieces: PieceRange): boolean {
+  return pieces.from === 0 && pieces.to === TOP_PIECES;
+}
+
+/** The records of an index whose address lies in `pieces` of the first node. */
+function piecesRecords(index: RangeIndex, pieces: PieceRange): Uint32Array {
+  const bounds = index.split(Prefix.from(family0(index.family), 0) as Prefix, TOP_DEPTH);
+  const words = recordWords(index.family);
+  return index.records.subarray(bounds[pieces.from] * words, bounds[pieces.to] * words);
 }
 
 /**
- * The repairs that answer a client's sketch of its subset (`theirs`, as many cells as the
- * server's): the changes that make the client's table the server's, as update bodies of at
- * most a frame, the last with `digest`, the digest of the client's subset of the server's
- * table now. Undefined when the sketches do not come apart: the difference is too large for
+ * The repairs that answer a client's sketch of its subset's routes in `pieces` (`theirs`,
+ * as many cells as the server's): the changes that make the client's routes there the
+ * server's, as update bodies of at most a frame; the last carries `digest`, the digest of
+ * the client's subset of the server's table now, when given (the last sketch of the
+ * request). Undefined when the sketches do not come apart: the difference is too large for
  * them.
  */
-export function sketchRepairs(fib: Fib, subset: Subset, family: Family, request: number, theirs: Uint32Array, digest: bigint, cache: RangeCache): SketchRepair[] | undefined {
+export function sketchRepairs(fib: Fib, subset: Subset, family: Family, request: number, pieces: PieceRange, theirs: Uint32Array, digest: bigint | undefined, cache: RangeCache): SketchRepair[] | undefined {
   const cells = theirs.length / sketchCellWords(family);
-  const found = fib.sketchDifference(family, cache.sketch(family, subset, cells), theirs);
+  const found = fib.sketchDifference(family, cache.sketch(family, subset, cells, pieces), theirs);
   if (!found) return undefined;
   // Ours (sets) are the table; theirs (removes) are what the client holds instead.
   const words = recordWords(family);
@@ -415,14 +471,18 @@ export function sketchRepairs(fib: Fib, subset: Subset, family: Family, request:
     const encoded = fib.encodeRoutes(family, changes.subarray(at), MESSAGE_BUDGET);
     at += encoded.count * words;
     const last = at >= changes.length;
-    out.push({ type: "sketchRepair", family, request, ...(last ? { last: { digest } } : {}), count: encoded.count, data: encoded.bytes });
+    out.push({ type: "sketchRepair", family, request, ...(last && digest !== undefined ? { last: { digest } } : {}), count: encoded.count, data: encoded.bytes });
     if (last) return out;
   }
 }
 
-/** A sketch being received: the request it answers, its size, and the cells so far. */
+/**
+ * A request being answered by sketches: the sketches still to ask for after the one being
+ * received, and that one's size, how often it was asked for, and its cells so far.
+ */
 interface Receiving {
   request: RangeDigests;
+  plan: PlannedSketch[];
   cells: number;
   tries: number;
   got: number;
@@ -431,10 +491,10 @@ interface Receiving {
 
 /**
  * The server's side of one client's exchange: answers each request by repairs, or the first
- * by asking for a sketch (sketchCells), takes the sketch in, and answers it by the
- * difference; a sketch that does not come apart is asked for again twice the size, once,
- * and then the request is answered by repairs after all. Every answer is computed and sent
- * in one turn, after every update sent before it.
+ * by asking for sketches (sketchPlan), one at a time, and answering each by the difference
+ * it shows. A sketch that does not come apart is asked for again twice the size, once, and
+ * then the request is answered by repairs after all. Every answer is computed and sent in
+ * one turn, after every update sent before it.
  */
 export class RangeAnswers {
   private readonly receiving = new Map<Family, Receiving>();
@@ -447,9 +507,9 @@ export class RangeAnswers {
   ) {}
 
   request(m: RangeDigests): void {
-    const cells = sketchCells(this.cache.top(m.family, this.subset), m, this.fib.maxSketchCells(m.family));
-    if (cells === undefined) return this.repairs(m);
-    this.ask(m, cells, 1);
+    const plan = sketchPlan(this.cache.top(m.family, this.subset), m, this.fib.maxSketchCells(m.family));
+    if (plan === undefined) return this.repairs(m);
+    this.ask(m, plan, plan[0].cells, 1);
   }
 
   /** Takes a part of a sketch. Throws RangeSyncError on one that was not asked for or comes out of order. */
@@ -463,20 +523,24 @@ export class RangeAnswers {
     if (r.got < r.cells) return;
     this.receiving.delete(m.family);
     const theirs = new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.byteLength / 4);
-    const repairs = this.cache.sketchAnswer(m.family, this.subset, m.request, theirs, subsetDigest(this.fib, this.subset, m.family));
+    const [{ pieces }, ...rest] = r.plan;
+    const digest = rest.length === 0 ? subsetDigest(this.fib, this.subset, m.family) : undefined;
+    const repairs = this.cache.sketchAnswer(m.family, this.subset, m.request, pieces, theirs, digest);
     if (repairs) {
       for (const repair of repairs) if (!this.send(repair)) return;
+      if (rest.length > 0) this.ask(r.request, rest, rest[0].cells, 1);
       return;
     }
     const more = 2 * r.cells;
-    if (r.tries < 2 && more <= Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(m.family))) return this.ask(r.request, more, r.tries + 1);
+    if (r.tries < 2 && more <= Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(m.family))) return this.ask(r.request, r.plan, more, r.tries + 1);
     this.repairs(r.request);
   }
 
-  private ask(request: RangeDigests, cells: number, tries: number): void {
+  /** Asks for the first sketch of `plan`, of `cells` cells. */
+  private ask(request: RangeDigests, plan: PlannedSketch[], cells: number, tries: number): void {
     const data = new Uint8Array(cells * 4 * sketchCellWords(request.family));
-    this.receiving.set(request.family, { request, cells, tries, got: 0, data });
-    this.send({ type: "sketchAsk", family: request.family, request: request.request, cells });
+    this.receiving.set(request.family, { request, plan, cells, tries, got: 0, data });
+    this.send({ type: "sketchAsk", family: request.family, request: request.request, cells, pieces: plan[0].pieces });
   }
 
   private repairs(m: RangeDigests): void {
@@ -547,16 +611,23 @@ export class RangeSync {
   }
 
   /**
-   * The server asks for a sketch of our table in answer to a request: sent in frames of
-   * whole cells. The request stays outstanding: the server answers it by a sketch's repair,
-   * or, if the sketch does not come apart, by another request for one or by repairs.
+   * The server asks for a sketch of our routes in some pieces of the first node, in answer
+   * to a request: sent in frames of whole cells. The request stays outstanding: the server
+   * answers it by a sketch's repair (the last with the digest), or, if the sketch does not
+   * come apart, by another request for one or by repairs.
    */
   private sketch(m: SketchAsk): "more" {
     if (!this.requests.has(m.request)) throw new RangeSyncError(`sketch for request ${m.request}, which is not outstanding`);
     if (m.cells % SKETCH_K !== 0 || m.cells === 0 || m.cells > Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(this.family))) {
       throw new RangeSyncError(`sketch of ${m.cells} cells for request ${m.request}: more than we can make, or not a multiple of ${SKETCH_K}`);
     }
-    const cells = this.fib.sketch(this.family, m.cells);
+    let cells: Uint32Array;
+    if (isEveryPiece(m.pieces)) {
+      cells = this.fib.sketch(this.family, m.cells);
+    } else {
+      this.reindex();
+      cells = this.fib.sketch(this.family, m.cells, piecesRecords(this.index, m.pieces));
+    }
     const bytes = new Uint8Array(cells.buffer, cells.byteOffset, cells.byteLength);
     const cellBytes = 4 * sketchCellWords(this.family);
     const perFrame = Math.floor(MESSAGE_BUDGET / cellBytes);
@@ -575,7 +646,11 @@ export class RangeSync {
     if (changes instanceof Error) throw new RangeSyncError(`sketch repair of request ${m.request}: ${changes.message}`);
     this.stats.repairs++;
     this.stats.routesIn += m.count;
+    // The changes lie in the pieces the sketch was of, which no later sketch is of: an index
+    // that was current stays good for those.
+    const current = this.indexed === this.fib.generation(this.family);
     if (changes.length > 0) this.apply(changes);
+    if (current) this.indexed = this.fib.generation(this.family);
     if (m.last) this.requests.delete(m.request);
     return this.requests.size === 0 ? "done" : "more";
   }

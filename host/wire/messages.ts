@@ -90,6 +90,16 @@ export interface RangeVerdict {
   within?: Prefix;
 }
 
+/**
+ * Pieces [from, to) of a family's first range node (the whole address space split
+ * MAX_DIGEST_DEPTH levels down): what a sketch is of. A difference too wide for one sketch
+ * is sketched a range of pieces at a time.
+ */
+export interface PieceRange {
+  from: number;
+  to: number;
+}
+
 /** Codes of the error message. */
 export const ERROR_NOT_REGISTERED = 1;   // the server has no session for this client: say hello again
 export const ERROR_BEYOND_BACKLOG = 2;   // a repair asked for updates the server no longer holds: activate again
@@ -115,7 +125,7 @@ export type Message =
   | { type: "resync"; mode: ResyncMode | "catch-up"; sequence: number; through: number; digest4: bigint; digest6: bigint }
   | { type: "rangeDigests"; family: Family; request: number; nodes: RangeNode[] }
   | { type: "rangeRepair"; family: Family; request: number; first: number; nodes: RangeVerdict[][]; last?: { digest: bigint }; count: number; data: Uint8Array }
-  | { type: "sketchAsk"; family: Family; request: number; cells: number }
+  | { type: "sketchAsk"; family: Family; request: number; cells: number; pieces: PieceRange }
   | { type: "rangeSketch"; family: Family; request: number; cells: number; first: number; data: Uint8Array }
   | { type: "sketchRepair"; family: Family; request: number; last?: { digest: bigint }; count: number; data: Uint8Array }
   | { type: "flashBegin"; size: number; chunkSize: number; sha256: Uint8Array; signature: Uint8Array; key: string }
@@ -137,6 +147,8 @@ export class WireError extends Error {
 
 /** Largest depth of a range node: 2^12 pieces. */
 export const MAX_DIGEST_DEPTH = 12;
+/** Pieces of the first range node, which a sketch's PieceRange counts in. */
+export const TOP_PIECES = 1 << MAX_DIGEST_DEPTH;
 
 const RESYNC_MODES = ["copy", "digest", "catch-up"] as const;
 
@@ -465,8 +477,12 @@ const CODECS: { [T in MessageType]: Codec<Of<T>> } = {
   },
   sketchAsk: {
     code: 0x34,
-    write: (w, m) => { w.u8(m.family).varint(m.request).varint(m.cells); },
-    read: (r) => ({ type: "sketchAsk", family: family(r), request: r.varint(), cells: r.varint() }),
+    write: (w, m) => { w.u8(m.family).varint(m.request).varint(m.cells).varint(m.pieces.from).varint(m.pieces.to); },
+    read: (r) => {
+      const m = { type: "sketchAsk" as const, family: family(r), request: r.varint(), cells: r.varint(), pieces: { from: r.varint(), to: r.varint() } };
+      if (m.pieces.from >= m.pieces.to || m.pieces.to > TOP_PIECES) throw new RangeError(`pieces ${m.pieces.from}..${m.pieces.to} of ${TOP_PIECES}`);
+      return m;
+    },
   },
   rangeSketch: {
     code: 0x35,

@@ -38,7 +38,7 @@ export const sampleMessages: Message[] = [
   { type: "rangeRepair", family: 6, request: 3, first: 7,
     nodes: [[{ piece: 0, descend: false }, { piece: 2, descend: true }, { piece: 4095, descend: false }], [], [{ piece: 1, descend: true }, { piece: 3, descend: true, within: P("2001:db8:1:2::/64") }]], last: { digest: 8n }, count: 2, data: bytes("0102") },
   { type: "rangeRepair", family: 4, request: 0, first: 0, nodes: [], count: 0, data: bytes("") },
-  { type: "sketchAsk", family: 6, request: 0, cells: 21000 },
+  { type: "sketchAsk", family: 6, request: 0, cells: 21000, pieces: { from: 1024, to: 2048 } },
   { type: "rangeSketch", family: 4, request: 0, cells: 300, first: 297, data: new Uint8Array(60).fill(9) },
   { type: "sketchRepair", family: 6, request: 2, last: { digest: 0xfedcba9876543210n }, count: 2, data: bytes("0102") },
   { type: "sketchRepair", family: 4, request: 0, count: 0, data: bytes("") },
