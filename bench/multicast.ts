@@ -1,9 +1,9 @@
 // fibcast bench multicast: the real IPv4 table distributed to line cards over real UDP
 // multicast (loopback), each card proven and on the route processor's sealed channel.
 //
-// The cards register and sync first, with an empty table; then the route processor loads
-// the table, and every route goes out as channel updates: once, whatever the number of
-// cards. Per run: senderBytes (sealed update datagrams sent), the repairs the cards asked
+// The cards register and sync first, with the route processor's table still empty; then a
+// source with the table is added to it (Node.addSource), and every route goes out as
+// channel updates: once, whatever the number of cards. Per run: senderBytes (sealed update datagrams sent), the repairs the cards asked
 // for and their bytes, the bytes the fabric lost, and convergeMs (load to every card
 // holding the table). Runs: 1 and 8 cards without loss (sender bytes against receivers),
 // and 8 cards with 5% loss at every receiver (repair bytes against lost bytes). The nodes
@@ -80,7 +80,7 @@ async function distribute(file: string, routes: number, receivers: number, lossR
   const clients = Object.fromEntries(secrets.map((s, i) => [`lc${i}`, { hmac: s.toString("base64") }]));
   const transports: UdpTransport[] = [udpTransport({ seed: 1 })];
   const rp = new Node({
-    id: "rp0", role: "rp", index: 0, firmware, timers, sources: [{ protocol: "bgp", distance: 20, routes: file }],
+    id: "rp0", role: "rp", index: 0, firmware, timers, sources: [],
     trust: Trust.parse({ clients }, "bench"), multicast: { transport: transports[0], group, port, rateBytes: (RATE_MBPS * 1e6) / 8 },
   });
   const cards = secrets.map((secret, i) => {
@@ -94,6 +94,7 @@ async function distribute(file: string, routes: number, receivers: number, lossR
   });
   const links: SimLink[] = [];
   try {
+    await rp.loadSources();
     for (const c of cards) {
       const link = new SimLink();
       links.push(link);
@@ -103,7 +104,7 @@ async function distribute(file: string, routes: number, receivers: number, lossR
     const onChannel = () => cards.every((c) => c.status().channels.receiving.length === 1 && c.status().active === "rp0" && !c.status().stale) && rp.status().channels.serving[0]?.receiving === receivers;
     await until("the cards on the channel", onChannel, 30000);
     const started = performance.now();
-    await rp.loadSources();
+    await rp.addSource({ protocol: "bgp", distance: 20, routes: file });
     const digest = rp.fib.digest(4);
     await until("every card holding the table", () => cards.every((c) => c.fib.digest(4) === digest), 120000);
     const convergeMs = Math.round(performance.now() - started);

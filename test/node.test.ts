@@ -90,6 +90,22 @@ test("every route processor holds every protocol; every card holds exactly its s
   assert.is(npu.nexthops.name(npu.fib.get(Prefix.mustParse("192.0.2.0/24"))), "10.255.0.1");
 });
 
+test("a source added while the route processors run reaches the peer and every card as changes", async () => {
+  const c = await chassis();
+  await until("convergence", () => converged(c));
+  const rp0 = c.nodes.get("rp0")!, rp1 = c.nodes.get("rp1")!;
+  const lc0 = c.nodes.get("lc0")!, npu = c.nodes.get("lc0.npu0")!;
+  const resyncs = lc0.resyncs.length;
+  const entry = await rp0.addSource({ protocol: "static", distance: 1, routes: join(dir, "igp.txt") });
+  assert.is(entry.name, "rp0/static");
+  await until("convergence with the new source", () => converged(c) && rp1.rib!.sourceInfos.some((s) => s.name === "rp0/static"));
+  // Distance 1 beats rp1's ospf (110) for the same prefixes, on every card.
+  for (const n of [rp1, lc0, npu]) assert.is(n.nexthops.name(n.fib.get(Prefix.mustParse("10.1.0.0/16"))), "10.255.0.2");
+  assert.is(lc0.resyncs.length, resyncs, "no resync: the routes came as updates");
+  const early = await node({ id: "rp9", role: "rp", sources: [] }).addSource({ protocol: "bgp", routes: join(dir, "igp.txt") }).then(() => "added", (e: Error) => e.message);
+  assert.match(early, /once its own are loaded/);
+});
+
 test("churn on a route processor reaches every card in order", async () => {
   const c = await chassis();
   await until("convergence", () => converged(c));

@@ -82,6 +82,9 @@ export interface NodeOptions {
 
 export const DEFAULT_FAILBACK_MS = 1000;
 
+/** Sources a route processor runs at most: the block of source ids its index gives it. */
+const SOURCES_PER_RP = 256;
+
 /**
  * How long a route processor whose own sources are loaded waits for a peer that has not
  * registered, in silence limits (heartbeat × dead after): a peer coming up at the same
@@ -188,6 +191,7 @@ export class Node implements ServerHost, ClientHost {
   /** The stream and sequence the table followed when its active session ended (undefined: mid-resync, or never). */
   private lastPosition: { stream: bigint; sequence: number } | undefined;
   private readonly ownSources: SourceEntry[] = [];
+  private readonly sourceConfigs: SourceConfig[] = [];
   private readonly sourceRoutes = new Map<number, FibDelta>();
   private readonly fpmSources: FpmSource[] = [];
   private active: ClientSession | undefined;
@@ -258,39 +262,55 @@ export class Node implements ServerHost, ClientHost {
    * waits for the whole table.
    */
   async loadSources(): Promise<void> {
-    const sources = this.options.sources ?? [];
-    const slicer = new Slicer();
-    for (const [i, config] of sources.entries()) {
-      const entry: SourceEntry = {
-        id: (this.options.index ?? 0) * 256 + i, name: `${this.id}/${sourceName(sources, i)}`, protocol: config.protocol,
-        distance: config.distance ?? 20, metric: config.metric ?? 0, origin: this.id,
-      };
-      this.ownSources.push(entry);
-      this.rib!.addSource(entry);
-      if (config.fpm) {
-        const fpm = new FpmSource(
-          (changes) => this.sourceChanged(entry.id, this.rib!.update(entry.id, changes.map((c) => ({ prefix: c.prefix, nh: c.nexthop === undefined ? undefined : nexthopId(c.nexthop, this.nexthops) })))),
-          (event, fields) => this.note(event, { source: entry.name, ...fields }));
-        const port = await fpm.listen(config.fpm.port, config.fpm.host);
-        this.fpmSources.push(fpm);
-        this.note("listening for zebra (FPM)", { source: entry.name, port });
-        continue;
-      }
-      const started = performance.now();
-      const table = initialRecords(config, this.nexthops);
-      this.sourceRoutes.set(entry.id, table);
-      for (const family of [4, 6] as const) {
-        for (const piece of pieces(table[family], recordWords(family), 65536)) {
-          // Loaded while serving (a source added at run time), it reaches clients and peers as changes.
-          this.sourceChanged(entry.id, { delta: deltaOf(family, this.rib!.updateRecords(entry.id, family, piece)), applied: deltaOf(family, piece) });
-          await slicer.turn();
-        }
-      }
-      this.note("source loaded", { source: entry.name, routes: table[4].length / 3 + table[6].length / 6, ms: Math.round(performance.now() - started) });
-    }
+    for (const config of this.options.sources ?? []) await this.loadSource(config);
     this.loaded = true;
     this.markLoaded();
     this.peerTables!.start();
+  }
+
+  /**
+   * Adds a route source while the route processor runs, once its configured ones are
+   * loaded: its routes reach clients and peers as changes. Resolves with the source once its
+   * table is in (an FPM source: once it listens).
+   */
+  async addSource(config: SourceConfig): Promise<SourceEntry> {
+    if (this.role !== "rp" || !this.loaded) throw new Error(`${this.id}: sources are added to a route processor once its own are loaded`);
+    return this.loadSource(config);
+  }
+
+  private async loadSource(config: SourceConfig): Promise<SourceEntry> {
+    const i = this.sourceConfigs.length;
+    if (i >= SOURCES_PER_RP) throw new Error(`${this.id}: a route processor runs at most ${SOURCES_PER_RP} sources`);
+    this.sourceConfigs.push(config);
+    const entry: SourceEntry = {
+      id: (this.options.index ?? 0) * SOURCES_PER_RP + i, name: `${this.id}/${sourceName(this.sourceConfigs, i)}`, protocol: config.protocol,
+      distance: config.distance ?? 20, metric: config.metric ?? 0, origin: this.id,
+    };
+    this.ownSources.push(entry);
+    this.rib!.addSource(entry);
+    // Peers hear of a source added at run time before its routes (behind an exchange still sending tables).
+    if (this.loaded) for (const p of this.peerLinks()) this.peerSend(p, { type: "sources", entries: [entry] });
+    if (config.fpm) {
+      const fpm = new FpmSource(
+        (changes) => this.sourceChanged(entry.id, this.rib!.update(entry.id, changes.map((c) => ({ prefix: c.prefix, nh: c.nexthop === undefined ? undefined : nexthopId(c.nexthop, this.nexthops) })))),
+        (event, fields) => this.note(event, { source: entry.name, ...fields }));
+      const port = await fpm.listen(config.fpm.port, config.fpm.host);
+      this.fpmSources.push(fpm);
+      this.note("listening for zebra (FPM)", { source: entry.name, port });
+      return entry;
+    }
+    const started = performance.now();
+    const table = initialRecords(config, this.nexthops);
+    this.sourceRoutes.set(entry.id, table);
+    const slicer = new Slicer();
+    for (const family of [4, 6] as const) {
+      for (const piece of pieces(table[family], recordWords(family), 65536)) {
+        this.sourceChanged(entry.id, { delta: deltaOf(family, this.rib!.updateRecords(entry.id, family, piece)), applied: deltaOf(family, piece) });
+        await slicer.turn();
+      }
+    }
+    this.note("source loaded", { source: entry.name, routes: table[4].length / 3 + table[6].length / 6, ms: Math.round(performance.now() - started) });
+    return entry;
   }
 
   /**

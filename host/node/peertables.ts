@@ -43,10 +43,13 @@ export class PeerTables {
     this.links.set(link, { peer, due: undefined });
   }
 
-  /** The peer named its sources on this link: each one's tables are due, both families. */
+  /**
+   * The peer named its sources on this link: each one's tables are due, both families. Only
+   * its first naming counts: a source it adds later sends its routes as updates.
+   */
   announced(link: object, sources: readonly number[]): void {
     const l = this.links.get(link);
-    if (!l) return;
+    if (!l || l.due) return;
     l.due = new Set(sources.flatMap((id) => [`${id}/4`, `${id}/6`]));
     this.settle(l);
   }
