@@ -1,8 +1,8 @@
 // The longest-prefix-match libraries fibcast's lookups are compared with, in the same run:
 // - npm `longest-prefix-match` (pure JavaScript, a radix trie keyed by prefix strings);
-// - `arkime-iptrie` (a C trie behind a native addon). Its package ships a built addon; on a
-//   machine where that does not load, the peer is reported unavailable with the reason,
-//   and the run goes on without it.
+// - `arkime-iptrie` (a C trie behind a native addon). `npm run bench` builds the addon
+//   offline first (build/peers.mjs); where it does not build or load, the peer is reported
+//   unavailable with the reason, and the run goes on without it.
 // Both are driven through one shape: add every route, then answer one address at a time
 // (neither has a batch API). Answers are next-hop ids, NO_ROUTE where nothing matches.
 
