@@ -1,4 +1,5 @@
-// The benchmark report: one run's figures as <date>.json, and <date>.md that a reader can
+// The benchmark report: one run's figures as <date>.json (<date>-quick.json for a quick
+// run, which leaves the day's full report alone), and <date>.md that a reader can
 // take in at a glance — the machine, a table per benchmark beside its bar, and four SVG
 // charts written next to it (<date>-<chart>.svg):
 // - lookup rate against table size, fibcast and the peers, per family;
@@ -36,7 +37,7 @@ export interface BenchReport {
 /** Writes the report's JSON, Markdown and charts into `dir`; returns the paths written. */
 export function writeReport(dir: string, r: BenchReport): string[] {
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, r.date);
+  const base = join(dir, reportName(r));
   const written: string[] = [];
   const write = (path: string, text: string) => { writeFileSync(path, text); written.push(path); };
   write(`${base}.json`, `${JSON.stringify(r, null, 2)}\n`);
@@ -44,6 +45,11 @@ export function writeReport(dir: string, r: BenchReport): string[] {
   for (const [name, svg] of Object.entries(charts)) write(`${base}-${name}.svg`, `${svg}\n`);
   write(`${base}.md`, markdown(r, Object.keys(charts)));
   return written;
+}
+
+/** The files' name before the suffix: the date, and `-quick` for a quick run (which must not overwrite the day's full one). */
+function reportName(r: BenchReport): string {
+  return r.quick ? `${r.date}-quick` : r.date;
 }
 
 /** The charts the report's figures allow, by file suffix. */
@@ -111,7 +117,7 @@ export function reportCharts(r: BenchReport): Record<string, string> {
 
 function markdown(r: BenchReport, charts: string[]): string {
   const out: string[] = [];
-  const img = (name: string, alt: string) => { if (charts.includes(name)) out.push(`![${alt}](${r.date}-${name}.svg)`, ""); };
+  const img = (name: string, alt: string) => { if (charts.includes(name)) out.push(`![${alt}](${reportName(r)}-${name}.svg)`, ""); };
   out.push(`# fibcast benchmarks, ${r.date}${r.quick ? " (quick)" : ""}`, "");
   out.push(`Machine: ${r.machine.cpus} × ${r.machine.cpu ?? "unknown CPU"}, ${r.machine.arch}, Node ${r.machine.node}; CPU calibration ${r.cpuCalibration} (higher is faster; compare runs by it).`);
   out.push("Rates are medians of repeated runs on a shared machine; the JSON beside this file has the spreads.", "");
