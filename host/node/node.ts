@@ -220,7 +220,7 @@ export class Node implements ServerHost, ClientHost {
   private loaded = false;
   private markLoaded!: () => void;
   private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
-  /** When each ready server (standby, not silent) became ready: failback waits on it. */
+  /** When each ready server (isReady) became ready: failback waits on it. */
   private readonly readySince = new Map<ClientSession, number>();
   private failbackTimer: ReturnType<typeof setTimeout> | undefined;
   /** The last digest resync ended unequal, or did not end: the next activation asks for a copy. */
