@@ -338,7 +338,7 @@ const SATURATED_SHARE = 0.02;
 export const SKETCH_MAX_CELLS = 36000;
 
 /** A sketch to ask for: of the routes in these pieces of the first node, this many cells. */
-export interface PlannedSketch {
+interface PlannedSketch {
   pieces: PieceRange;
   cells: number;
 }
@@ -365,7 +365,7 @@ const MAX_SKETCHES = 16;
  * expected to hold c·q / (1 − (1 − q)^c) of the prefixes that do, and consecutive pieces
  * are grouped while their share fits one sketch.
  */
-export function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): PlannedSketch[] | undefined {
+function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): PlannedSketch[] | undefined {
   const node = m.nodes[0];
   if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return undefined;
   // How many pieces hold each count of routes: far fewer counts than pieces to sum over.
@@ -429,7 +429,7 @@ export function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m
 }
 
 /** Whether a piece range is the whole first node. */
-export function isEveryPiece(pieces: PieceRange): boolean {
+function isEveryPiece(pieces: PieceRange): boolean {
   return pieces.from === 0 && pieces.to === TOP_PIECES;
 }
 
