@@ -3,9 +3,9 @@
 //
 // The cards register and sync first, with the route processor's table still empty; then a
 // source with the table is added to it (Node.addSource), and every route goes out as
-// channel updates: once, whatever the number of cards. Per run: senderBytes (sealed update datagrams sent), the repairs the cards asked
-// for and their bytes, the bytes the fabric lost, and convergeMs (load to every card
-// holding the table). Runs: 1 and 8 cards without loss (sender bytes against receivers),
+// channel updates: once, whatever the number of cards. Per run: senderBytes (sealed update
+// datagrams sent), the repairs the cards asked for and their bytes, the bytes the fabric
+// lost, and convergeMs (load to every card holding the table). Runs: 1 and 8 cards without loss (sender bytes against receivers),
 // and 8 cards with 5% loss at every receiver (repair bytes against lost bytes). The nodes
 // share this process (their unicast links are in-memory); the datagrams cross the kernel.
 

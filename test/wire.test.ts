@@ -139,6 +139,17 @@ test("a sketch whose cells do not fit its size is malformed", () => {
   assert.throws(() => encodeMessage({ type: "rangeSketch", family: 6, request: 0, cells: 3, first: 0, data: new Uint8Array(20) }), RangeError);
 });
 
+test("a sketch request for no pieces, or pieces past the first node's, is malformed", () => {
+  const frame = parseFrame(encodeMessage({ type: "sketchAsk", family: 4, request: 0, cells: 300, pieces: { from: 0, to: 4096 } })) as { version: number; type: number; body: Uint8Array };
+  for (const [from, to] of [[5, 5], [9, 4], [0, 4097]]) {
+    const err = decodeMessage({ ...frame, body: new Writer().u8(4).varint(0).varint(300).varint(from).varint(to).done() }) as WireError;
+    assert.instance(err, WireError, `pieces ${from}..${to}`);
+    assert.is(err.kind, "malformed");
+    assert.match(err.message, "sketchAsk");
+  }
+  assert.not.instance(decodeMessage({ ...frame, body: new Writer().u8(4).varint(0).varint(300).varint(4095).varint(4096).done() }), WireError);
+});
+
 test("unknown types, short bodies and trailing bytes are errors with reasons", () => {
   const unknown = decodeMessage({ version: 1, type: 0x66, body: new Uint8Array(0) }) as WireError;
   assert.is(unknown.kind, "unknown-type");
