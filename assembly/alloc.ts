@@ -220,7 +220,11 @@ export function alloc(size: u32): usize {
  * at start-up, one after another from fresh memory, in multiples of 8: they are 8-aligned.
  */
 export function allocFixed(size: u32): usize {
-  size = (size + 7) & ~7;
+  return allocZeroed((size + 7) & ~7);
+}
+
+/** Allocates a zeroed block of at least `size` bytes, to be freed like any; 0 if out of memory. */
+export function allocZeroed(size: u32): usize {
   const clean = untouched;
   const p = alloc(size);
   if (p != 0) zeroBelow(p, size, clean);

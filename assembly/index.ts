@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, OK, INVALID } from "./table";
+import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, tableKeepSketch, tableDropSketch, OK, INVALID, FULL_TABLE } from "./table";
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
@@ -15,12 +15,12 @@ import { forward4Batch as forwardV4, forward6Batch as forwardV6 } from "./forwar
 import { iterBegin as beginIteration, iterNext as nextRoutes, iterInit } from "./iter";
 import { rangeDigests as rangeDigestsOf, shortHashes as shortHashesOf } from "./ranges";
 import { snapshotChunk as snapshotChunkOf } from "./snapshot";
-import { sketchAdd as sketchAddTo, sketchSubtract as sketchSubtractFrom, sketchPeel as peel } from "./sketch";
+import { K, KEPT_CELLS, sketchAdd as sketchAddTo, sketchSubtract as sketchSubtractFrom, sketchPeel as peel, sketchFold as fold, sketchBytes } from "./sketch";
 import { diffRecords, diffAdds, diffChanges, diffRemoves } from "./diff";
 import { encodeRoutes as encodeWire, encodedBytes as wireBytes, decodeRoutes as decodeWire } from "./routecodec";
 
 /** Bumped whenever an export changes meaning; the host refuses an image with another. */
-const ABI_VERSION: u32 = 7;
+const ABI_VERSION: u32 = 8;
 
 const T4 = changetype<Table>(memory.data(offsetof<Table>()));
 const T6 = changetype<Table>(memory.data(offsetof<Table>()));
@@ -48,14 +48,42 @@ export function noRoute(): u32 {
 /**
  * Sets up both tables and an I/O buffer of `ioBytes` in a memory of at most `budget` bytes
  * (the maximum the host gave the memory); returns the buffer's address, or 0 if the budget
- * cannot hold them. Call once.
+ * cannot hold them. Call once. The tables keep their sketches (sketchKept) when those take
+ * at most a SKETCH_SHARE of the budget.
  */
 export function init(ioBytes: u32, budget: u32): usize {
   if (!allocReset(budget)) return 0;
   nodeInit();
   iterInit();
   if (!tableInit(T4, S4, 4, 32, BITS4, 0) || !tableInit(T6, S6, 6, 128, BITS6, REGION_BITS6)) return 0;
-  return allocFixed(ioBytes);
+  const io = allocFixed(ioBytes);
+  if (io != 0 && (sketchBytes(4, KEPT_CELLS) + sketchBytes(6, KEPT_CELLS)) * SKETCH_SHARE <= <usize>budget) {
+    if (!tableKeepSketch(T4) || !tableKeepSketch(T6)) dropSketches();
+  }
+  return io;
+}
+
+/** The kept sketches take at most 1/SKETCH_SHARE of the budget: small cards route instead. */
+// @ts-ignore: decorator
+@inline const SKETCH_SHARE: usize = 8;
+
+/** Both tables stop keeping their sketches; whether either did. */
+function dropSketches(): bool {
+  const four = tableDropSketch(T4);
+  const six = tableDropSketch(T6);
+  return four || six;
+}
+
+/**
+ * Sets (nh < NONE) or removes (nh == NONE) a route (tableSet). Routes come before the kept
+ * sketches: a change refused for memory while a table keeps one is tried again once both
+ * have given theirs up, and only a change refused then counts as refused.
+ */
+function setRoute(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
+  let status = tableSet(t, hi, lo, len, nh);
+  if (status == FULL_TABLE && dropSketches()) status = tableSet(t, hi, lo, len, nh);
+  if (status == FULL_TABLE) t.refused++;
+  return status;
 }
 
 @inline function words(w0: u32, w1: u32): u64 {
@@ -64,20 +92,20 @@ export function init(ioBytes: u32, budget: u32): usize {
 
 /** Sets addr/len → nh (IPv4). Returns a status: 0 ok, 1 full, 3 invalid. */
 export function set4(addr: u32, len: u32, nh: u32): u32 {
-  return nh >= NONE ? 3 : tableSet(T4, <u64>addr << 32, 0, len, nh);
+  return nh >= NONE ? 3 : setRoute(T4, <u64>addr << 32, 0, len, nh);
 }
 
 /** Removes addr/len (IPv4). Returns 0 ok, 2 not found, 3 invalid. */
 export function remove4(addr: u32, len: u32): u32 {
-  return tableSet(T4, <u64>addr << 32, 0, len, NONE);
+  return setRoute(T4, <u64>addr << 32, 0, len, NONE);
 }
 
 export function set6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32, nh: u32): u32 {
-  return nh >= NONE ? 3 : tableSet(T6, words(w0, w1), words(w2, w3), len, nh);
+  return nh >= NONE ? 3 : setRoute(T6, words(w0, w1), words(w2, w3), len, nh);
 }
 
 export function remove6(w0: u32, w1: u32, w2: u32, w3: u32, len: u32): u32 {
-  return tableSet(T6, words(w0, w1), words(w2, w3), len, NONE);
+  return setRoute(T6, words(w0, w1), words(w2, w3), len, NONE);
 }
 
 /** Next hop stored for exactly addr/len, or noRoute(). */
@@ -157,8 +185,8 @@ export function apply(family: u32, p: usize, n: u32): u32 {
     const op = recordOp(p);
     const nh = recordNh(p, family);
     let status: u32 = INVALID;
-    if (op == OP_SET && nh < NONE) status = tableSet(t, recordHi(p, family), recordLo(p, family), recordLen(p), nh);
-    else if (op == OP_REMOVE) status = tableSet(t, recordHi(p, family), recordLo(p, family), recordLen(p), NONE);
+    if (op == OP_SET && nh < NONE) status = setRoute(t, recordHi(p, family), recordLo(p, family), recordLen(p), nh);
+    else if (op == OP_REMOVE) status = setRoute(t, recordHi(p, family), recordLo(p, family), recordLen(p), NONE);
     setRecordStatus(p, status);
     if (status == OK) ok++;
   }
@@ -290,6 +318,23 @@ export function shortHashes(family: u32, records: usize, n: u32, out: usize): vo
  */
 export function sketchAdd(family: u32, records: usize, n: u32, sketch: usize, cells: u32, sign: i32): void {
   sketchAddTo(family, records, n, sketch, cells, sign);
+}
+
+/** Cells of the family's kept sketch, or 0 when the table keeps none. */
+export function sketchKept(family: u32): u32 {
+  return tableOf(family).sketch != 0 ? KEPT_CELLS : 0;
+}
+
+/**
+ * Writes at `out` the sketch of the family's routes of `cells` cells, folded out of the kept
+ * one (sketch.ts): no walk. Returns false, writing nothing, when the table keeps none or
+ * `cells / 3` does not divide sketchKept(family) / 3 (3: the parts, K).
+ */
+export function sketchFold(family: u32, out: usize, cells: u32): bool {
+  const t = tableOf(family);
+  if (t.sketch == 0 || cells == 0 || cells % K != 0 || (KEPT_CELLS / K) % (cells / K) != 0) return false;
+  fold(family, t.sketch, KEPT_CELLS, out, cells);
+  return true;
 }
 
 /** Subtracts sketch b from sketch a (both `cells` cells), into a. */

@@ -20,9 +20,10 @@
 // call each address resolves to its old or its new answer; a change that needs memory the
 // budget cannot give is refused before anything is touched.
 
-import { alloc, allocFixed, free } from "./alloc";
+import { alloc, allocFixed, allocZeroed, free } from "./alloc";
 import { routeHash } from "./digest";
 import { buildSubtree } from "./build";
+import { KEPT_CELLS, sketchBytes, sketchRoute } from "./sketch";
 import { OP_SET, recordOp, recordLen, recordHi, recordLo, recordNh } from "./records";
 import { ShortRoutes, shortInit, shortGet, shortPut, shortBest, shortClear, shortBytes } from "./short";
 import { bitsFrom, singleFits, singleIs, singleKey, singleMake, singleNew, singleNh, singleRel, singleSetNh } from "./single";
@@ -52,10 +53,11 @@ export const INVALID: u32 = 3;
   width: u32;        // 32 or 128
   family: u32;       // 4 or 6
   count: u32;        // routes held
-  refused: u32;      // changes refused for lack of memory
+  refused: u32;      // changes refused for lack of memory (counted by index.ts)
   generation: u32;   // bumped by every change; iterators check it
   digest: u64;
   pieces: usize;     // TOP_PIECES digests u64, then TOP_PIECES counts u32: see topPieces
+  sketch: usize;     // the kept sketch of KEPT_CELLS cells, or 0: see tableKeepSketch
 }
 
 /**
@@ -86,7 +88,29 @@ export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32,
   if (regionBits == 0 && !regionOpen(t, 0)) return false;
   t.count = 0;
   t.digest = 0;
+  t.sketch = 0;
   t.generation++;
+  return true;
+}
+
+/**
+ * Has the table keep a sketch (sketch.ts) of its routes as it changes, of KEPT_CELLS cells:
+ * a digest resync then folds the sketch it sends out of it instead of walking the table.
+ * Only of an empty table, which it need not walk. False, with nothing kept, if memory
+ * cannot hold it.
+ */
+export function tableKeepSketch(t: Table): bool {
+  if (t.sketch != 0) return true;
+  if (t.count != 0) return false;
+  t.sketch = allocZeroed(<u32>sketchBytes(t.family, KEPT_CELLS));
+  return t.sketch != 0;
+}
+
+/** Stops keeping the sketch and frees its memory, for routes to use; whether one was kept. */
+export function tableDropSketch(t: Table): bool {
+  if (t.sketch == 0) return false;
+  free(t.sketch, <u32>sketchBytes(t.family, KEPT_CELLS));
+  t.sketch = 0;
   return true;
 }
 
@@ -166,6 +190,7 @@ export function tableClear(t: Table): void {
   t.count = 0;
   t.digest = 0;
   memory.fill(t.pieces, 0, TOP_PIECES * 12);
+  if (t.sketch != 0) memory.fill(t.sketch, 0, sketchBytes(t.family, KEPT_CELLS));
   t.generation++;
 }
 
@@ -205,8 +230,22 @@ function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): 
   const piece = t.pieces + (<usize>(hi >> (64 - TOP_BITS)) << 3);
   const pieceCount = t.pieces + (TOP_PIECES << 3) + (<usize>(hi >> (64 - TOP_BITS)) << 2);
   let delta: u64 = 0;
-  if (oldNh != NONE) delta -= routeHash(t.family, hi, lo, len, oldNh); else { t.count++; store<u32>(pieceCount, load<u32>(pieceCount) + 1); }
-  if (newNh != NONE) delta += routeHash(t.family, hi, lo, len, newNh); else { t.count--; store<u32>(pieceCount, load<u32>(pieceCount) - 1); }
+  if (oldNh != NONE) {
+    const h = routeHash(t.family, hi, lo, len, oldNh);
+    delta -= h;
+    if (t.sketch != 0) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, oldNh, h, -1);
+  } else {
+    t.count++;
+    store<u32>(pieceCount, load<u32>(pieceCount) + 1);
+  }
+  if (newNh != NONE) {
+    const h = routeHash(t.family, hi, lo, len, newNh);
+    delta += h;
+    if (t.sketch != 0) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, newNh, h, 1);
+  } else {
+    t.count--;
+    store<u32>(pieceCount, load<u32>(pieceCount) - 1);
+  }
   t.digest += delta;
   store<u64>(piece, load<u64>(piece) + delta);
   t.generation++;
@@ -234,9 +273,7 @@ export function tableSet(t: Table, hi: u64, lo: u64, len: u32, nh: u32): u32 {
   if (len > t.width || nh > NONE) return INVALID;
   hi = maskHi(hi, len);
   lo = maskLo(lo, len);
-  const status = len <= t.bits ? setShort(t, hi, len, nh) : setDeep(t, hi, lo, len, nh);
-  if (status == FULL_TABLE) t.refused++;
-  return status;
+  return len <= t.bits ? setShort(t, hi, len, nh) : setDeep(t, hi, lo, len, nh);
 }
 
 function setShort(t: Table, hi: u64, len: u32, nh: u32): u32 {

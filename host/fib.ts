@@ -8,7 +8,7 @@ import { instantiateSync } from "@assemblyscript/loader";
 import { Addr, Family, Prefix } from "./netip.ts";
 
 /** The ABI this host speaks; an image exporting another abiVersion() is refused. */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 /** Lookup answer when no route matches. */
 export const NO_ROUTE = 0xffffff;
 /** Largest next-hop id. */
@@ -127,17 +127,37 @@ interface Exports {
   sketchAdd(family: number, records: number, n: number, sketch: number, cells: number, sign: number): void;
   sketchSubtract(family: number, a: number, b: number, cells: number): void;
   sketchPeel(family: number, sketch: number, cells: number, out: number, room: number, stack: number): number;
+  sketchKept(family: number): number;
+  sketchFold(family: number, out: number, cells: number): number;
 }
 
 const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel",
+  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel", "sketchKept", "sketchFold",
 ];
 
 /** Cells each route of a table sketch goes into (assembly/sketch.ts): a sketch's size is a multiple of it. */
 export const SKETCH_K = 3;
+
+/**
+ * Cells of the sketch a table keeps as it changes (assembly/sketch.ts, KEPT_CELLS), when
+ * its memory allows: a sketch whose parts divide this one's (foldableCells) costs no walk.
+ */
+export const SKETCH_KEPT_CELLS = 3 * 6300;
+
+/**
+ * The fewest cells, at least `cells`, of a sketch that folds out of a kept one: a multiple
+ * of SKETCH_K whose parts divide the kept sketch's. Undefined beyond SKETCH_KEPT_CELLS.
+ */
+export function foldableCells(cells: number): number | undefined {
+  const part = SKETCH_KEPT_CELLS / SKETCH_K;
+  for (let k = Math.floor(part / Math.max(1, Math.ceil(cells / SKETCH_K))); k >= 1; k--) {
+    if (part % k === 0) return SKETCH_K * (part / k);
+  }
+  return undefined;
+}
 
 /** u32 words in one cell of a table sketch: count, check, and the key's record words. */
 export function sketchCellWords(family: Family): number {
@@ -733,10 +753,16 @@ export class Fib {
     return Math.floor(this.ioBytes / perCell / SKETCH_K) * SKETCH_K;
   }
 
+  /** Cells of the sketch the family's table keeps as it changes (SKETCH_KEPT_CELLS), or 0 when it keeps none. */
+  keptSketchCells(family: Family): number {
+    return this.x.sketchKept(family);
+  }
+
   /**
    * A sketch (assembly/sketch.ts) of `cells` cells of the family's routes: the table's as it
    * holds them now, or `records` (change records of the family). `cells`: a positive
-   * multiple of SKETCH_K, at most maxSketchCells(family).
+   * multiple of SKETCH_K, at most maxSketchCells(family). The table's own sketch folds out
+   * of the one it keeps when it keeps one and `cells` is foldable (foldableCells): no walk.
    */
   sketch(family: Family, cells: number, records?: Uint32Array): Uint32Array {
     this.checkSketchCells(family, cells);
@@ -744,6 +770,10 @@ export class Fib {
     const size = cells * sketchCellWords(family);
     const chunkAt = this.io + 4 * size;
     const room = Math.floor((this.ioBytes - 4 * size) / (4 * words));
+    if (!records && this.x.sketchFold(family, this.io, cells)) {
+      this.views();
+      return this.u32.slice(this.io >>> 2, (this.io >>> 2) + size);
+    }
     this.views();
     this.u32.fill(0, this.io >>> 2, (this.io >>> 2) + size);
     if (records) {

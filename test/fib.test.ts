@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Fib, FirmwareError, NO_ROUTE } from "../host/fib.ts";
+import { Fib, FirmwareError, NO_ROUTE, SKETCH_KEPT_CELLS } from "../host/fib.ts";
 import { firmwareImage } from "../host/firmware.ts";
 import { tableDigest } from "../host/digest.ts";
 import { generateRoutes } from "../host/generate.ts";
@@ -170,6 +170,24 @@ function outgrow(routes: readonly Route[]): void {
   const refused = routes.filter((_, i) => statuses[i] === "full").slice(0, 100);
   for (const r of refused) assert.is(fib.set(r.prefix, 1), "ok");
 }
+
+test("the kept sketches give their memory to routes before any route is refused; small cards keep none", () => {
+  assert.is(newFib({ memoryMiB: 4 }).keptSketchCells(4), 0, "1 MB of sketches is too much of 4 MiB");
+  const fib = newFib({ memoryMiB: 16, ioBytes: 64 * 1024 });
+  assert.equal([fib.keptSketchCells(4), fib.keptSketchCells(6)], [SKETCH_KEPT_CELLS, SKETCH_KEPT_CELLS]);
+  const routes = generateRoutes({ family: 6, routes: 500000, seed: 9 });
+  let gaveWay = false;
+  for (let i = 0; i < routes.length && fib.refused(6) === 0; i += 10000) {
+    const statuses = fib.apply(routes.slice(i, i + 10000).map((r, k) => ({ prefix: r.prefix, nh: k % 100 })));
+    if (!gaveWay && fib.keptSketchCells(6) === 0) {
+      gaveWay = true;
+      assert.ok(statuses.every((s) => s === "ok"), "the batch that needed the sketches' memory got it");
+    }
+  }
+  assert.ok(gaveWay && fib.refused(6) > 0, "the table outgrew 16 MiB, and the sketches went first");
+  assert.is(fib.keptSketchCells(4), 0, "both families' sketches went");
+  assert.equal(fib.sketch(6, 30), fib.sketch(6, 30, fib.records(6)), "a sketch is walked instead");
+});
 
 test("images that are not firmware are refused with a reason", () => {
   assert.throws(() => Fib.fromImage(new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof FirmwareError && /not a usable firmware image/.test((e as Error).message));

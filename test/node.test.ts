@@ -421,12 +421,13 @@ test("a peer and a card that register while a route processor loads its table ge
   await rp0.loadSources();
   assert.is(lc0.resyncs.length, 0, "lc0 did not activate rp0 while it loaded");
   const full = rp0.fib.count(4) + rp0.fib.count(6);
-  await until("rp1 and lc0 hold rp0's table", () => rp1.fib.digest(4) === rp0.fib.digest(4) && rp1.fib.digest(6) === rp0.fib.digest(6) && lc0.resyncs.length === 1, 20000);
+  // The peer's table equals rp0's a turn before it says so: wait for both.
+  const synced = () => events.filter((e) => e.event === "peer source synced").map((e) => e.differences);
+  await until("rp1 and lc0 hold rp0's table", () => rp1.fib.digest(4) === rp0.fib.digest(4) && rp1.fib.digest(6) === rp0.fib.digest(6) && synced().length === 2 && lc0.resyncs.length === 1, 20000);
   assert.is(lc0.fib.count(4) + lc0.fib.count(6), full);
   assert.is(lc0.resyncs[0].mode, "catch-up", "the load's own updates, from the feed lc0 registered for before it began");
   // The peer took the table as its snapshots, nothing twice.
-  const synced = events.filter((e) => e.event === "peer source synced").map((e) => e.differences);
-  assert.equal(synced, [120000, 10000]);
+  assert.equal(synced(), [120000, 10000]);
   assert.ok(!events.some((e) => e.event === "state" && e.to === "closed"), "the exchange never started over");
 });
 

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
-import { encodeChanges, recordWords, SKETCH_K, type Change } from "../host/fib.ts";
+import { encodeChanges, foldableCells, recordWords, SKETCH_K, SKETCH_KEPT_CELLS, type Change } from "../host/fib.ts";
 import type { Family } from "../host/netip.ts";
 import { newFib } from "./support.ts";
 
@@ -66,6 +66,36 @@ test("a sketch of the table and a sketch of its routes as records are the same",
   for (const family of [4, 6] as const) {
     for (const cells of [3, 96, 3000]) assert.equal(fib.sketch(family, cells), fib.sketch(family, cells, fib.records(family)), `IPv${family}, ${cells} cells`);
   }
+});
+
+test("a sketch folded out of the one a table keeps is the sketch of its routes, through builds, sets, replaces, removes and clears", () => {
+  const sizes = [SKETCH_K, 3 * 7, foldableCells(3000)!, SKETCH_KEPT_CELLS];
+  fc.assert(
+    fc.property(fc.constantFrom<Family>(4, 6), fc.array(fc.tuple(fc.nat(2999), fc.integer({ min: -1, max: 5 })), { maxLength: 400 }), fc.boolean(), (family, ops, clear) => {
+      const table = newFib({ ioBytes: 4 << 20 });
+      assert.is(table.keptSketchCells(family), SKETCH_KEPT_CELLS);
+      const pool = base[family].slice(0, 3000);
+      // In prefix order into an empty table: whole subtrees built at once.
+      table.apply(pool.slice(0, 2000).map((r, i) => ({ prefix: r.prefix, nh: i % 7 })));
+      if (clear) table.clear(family);
+      table.apply(ops.map(([at, nh]) => (nh < 0 ? { prefix: pool[at].prefix } : { prefix: pool[at].prefix, nh })));
+      for (const cells of sizes) {
+        assert.equal(table.sketch(family, cells), table.sketch(family, cells, table.records(family)), `IPv${family}, ${cells} cells`);
+      }
+    }),
+    { numRuns: 40, seed: 5 },
+  );
+});
+
+test("foldable sizes: the fewest cells at least those asked for whose parts divide the kept sketch's", () => {
+  const part = SKETCH_KEPT_CELLS / SKETCH_K;
+  for (const cells of [1, 3, 4, 100, 3000, 17000, 18000, SKETCH_KEPT_CELLS]) {
+    const got = foldableCells(cells)!;
+    assert.ok(got >= cells && got % SKETCH_K === 0 && part % (got / SKETCH_K) === 0, `${cells} → ${got}`);
+    for (let smaller = got - SKETCH_K; smaller >= cells; smaller -= SKETCH_K) assert.ok(part % (smaller / SKETCH_K) !== 0, `${cells}: ${smaller} folds too`);
+  }
+  assert.is(foldableCells(18000), 18900, "1% of the real IPv4 table: 5% more cells, no walk");
+  assert.is(foldableCells(SKETCH_KEPT_CELLS + 1), undefined, "more than the kept sketch holds");
 });
 
 test("the difference of two sketches is exactly the routes only one table holds, marked by side", () => {

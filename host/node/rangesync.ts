@@ -33,7 +33,7 @@
 // update changed its table since (its own repairs change only pieces it never asks about
 // again).
 
-import { concatRecords, recordWords, sketchCellWords, sortRecords, SKETCH_K, type Fib } from "../fib.ts";
+import { concatRecords, foldableCells, recordWords, sketchCellWords, sortRecords, SKETCH_K, type Fib } from "../fib.ts";
 import { Addr, Prefix, type Family } from "../netip.ts";
 import { RangeIndex, addressBits, startsIn } from "../rangeindex.ts";
 import { MAX_FRAME } from "../wire/frame.ts";
@@ -401,7 +401,7 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
   if (prefixes < SKETCH_MIN_PREFIXES) return undefined;
   const most = Math.min(maxCells, SKETCH_MAX_CELLS);
   const cellsFor = (n: number) => Math.ceil((3 * n + 60) / SKETCH_K) * SKETCH_K;
-  if (cellsFor(prefixes) <= most) return [{ pieces: { from: 0, to: TOP_PIECES }, cells: cellsFor(prefixes) }];
+  if (cellsFor(prefixes) <= most) return [{ pieces: { from: 0, to: TOP_PIECES }, cells: wholeCells(cellsFor(prefixes), most) }];
   // Each differing piece's share of the prefixes that differ, scaled to the estimate.
   const share = new Float64Array(node.digests.length);
   let sum = 0;
@@ -426,6 +426,16 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
   }
   plan.push({ pieces: { from, to: share.length }, cells: cellsFor(load) });
   return plan.length <= MAX_SKETCHES ? plan : undefined;
+}
+
+/**
+ * The cells to ask for in a sketch of every piece, at least `cells`: a size the client folds
+ * out of the sketch its table keeps (foldableCells) where that is at most `most`, which
+ * costs it no walk of its table.
+ */
+function wholeCells(cells: number, most: number): number {
+  const foldable = foldableCells(cells);
+  return foldable !== undefined && foldable <= most ? foldable : cells;
 }
 
 /** Whether a piece range is the whole first node. */
@@ -531,8 +541,9 @@ export class RangeAnswers {
       if (rest.length > 0) this.ask(r.request, rest, rest[0].cells, 1);
       return;
     }
-    const more = 2 * r.cells;
-    if (r.tries < 2 && more <= Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(m.family))) return this.ask(r.request, r.plan, more, r.tries + 1);
+    const most = Math.min(SKETCH_MAX_CELLS, this.fib.maxSketchCells(m.family));
+    const more = isEveryPiece(pieces) ? wholeCells(2 * r.cells, most) : 2 * r.cells;
+    if (r.tries < 2 && more <= most) return this.ask(r.request, r.plan, more, r.tries + 1);
     this.repairs(r.request);
   }
 
