@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, tableKeepSketch, tableDropSketch, OK, INVALID, FULL_TABLE } from "./table";
+import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, tableKeepSketch, tableDropSketch, tableStaleSketch, tableRefreshSketch, OK, INVALID, FULL_TABLE } from "./table";
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
@@ -45,27 +45,37 @@ export function noRoute(): u32 {
   return NONE;
 }
 
+/** The memory budget init() was given. */
+let budgetBytes: usize = 0;
+
 /**
  * Sets up both tables and an I/O buffer of `ioBytes` in a memory of at most `budget` bytes
  * (the maximum the host gave the memory); returns the buffer's address, or 0 if the budget
- * cannot hold them. Call once. The tables keep their sketches (sketchKept) when those take
- * at most a SKETCH_SHARE of the budget.
+ * cannot hold them. Call once.
  */
 export function init(ioBytes: u32, budget: u32): usize {
   if (!allocReset(budget)) return 0;
+  budgetBytes = budget;
   nodeInit();
   iterInit();
   if (!tableInit(T4, S4, 4, 32, BITS4, 0) || !tableInit(T6, S6, 6, 128, BITS6, REGION_BITS6)) return 0;
-  const io = allocFixed(ioBytes);
-  if (io != 0 && (sketchBytes(4, KEPT_CELLS) + sketchBytes(6, KEPT_CELLS)) * SKETCH_SHARE <= <usize>budget) {
-    if (!tableKeepSketch(T4) || !tableKeepSketch(T6)) dropSketches();
-  }
-  return io;
+  return allocFixed(ioBytes);
 }
 
 /** The kept sketches take at most 1/SKETCH_SHARE of the budget: small cards route instead. */
 // @ts-ignore: decorator
 @inline const SKETCH_SHARE: usize = 8;
+
+/**
+ * Has both tables keep their sketches (sketchKept) from now on, while both are empty and the
+ * sketches take at most 1/SKETCH_SHARE of the budget; whether they do.
+ */
+export function keepSketches(): bool {
+  if ((sketchBytes(4, KEPT_CELLS) + sketchBytes(6, KEPT_CELLS)) * SKETCH_SHARE > budgetBytes) return false;
+  if (tableKeepSketch(T4) && tableKeepSketch(T6)) return true;
+  dropSketches();
+  return false;
+}
 
 /** Both tables stop keeping their sketches; whether either did. */
 function dropSketches(): bool {
@@ -160,6 +170,13 @@ export function forward6(input: usize, n: u32, table: usize): void {
 }
 
 /**
+ * A batch of at least this many changes, and an eighth of the table or more, leaves the
+ * kept sketch stale (tableStaleSketch): a walk later costs less than keeping it up.
+ */
+// @ts-ignore: decorator
+@inline const BULK: u32 = 4096;
+
+/**
  * Applies n change records (records.ts) at `p`, in order, writing each one's status into
  * its record; returns how many succeeded. A refused change does not stop the batch. Runs
  * of sets in prefix order that fill an empty part of the table are built at once: the
@@ -167,6 +184,7 @@ export function forward6(input: usize, n: u32, table: usize): void {
  */
 export function apply(family: u32, p: usize, n: u32): u32 {
   const t = tableOf(family);
+  if (n >= BULK && n >= t.count / 8) tableStaleSketch(t);
   const size = recordSize(family);
   let ok: u32 = 0;
   let oneByOne: usize = 0;    // records before this address go through tableSet
@@ -325,14 +343,24 @@ export function sketchKept(family: u32): u32 {
   return tableOf(family).sketch != 0 ? KEPT_CELLS : 0;
 }
 
+/** Whether the family's kept sketch is stale: a large batch went past it (apply), and sketchRefresh has not walked the table since. */
+export function sketchStale(family: u32): bool {
+  return tableOf(family).sketchStale;
+}
+
+/** Makes the family's kept sketch current, if it is stale, by a walk through `scratch` (room for `room` records). */
+export function sketchRefresh(family: u32, scratch: usize, room: u32): void {
+  tableRefreshSketch(tableOf(family), scratch, room);
+}
+
 /**
  * Writes at `out` the sketch of the family's routes of `cells` cells, folded out of the kept
- * one (sketch.ts): no walk. Returns false, writing nothing, when the table keeps none or
- * `cells / 3` does not divide sketchKept(family) / 3 (3: the parts, K).
+ * one (sketch.ts): no walk. Returns false, writing nothing, when the table keeps none, when
+ * it is stale, or when `cells / 3` does not divide sketchKept(family) / 3 (3: the parts, K).
  */
 export function sketchFold(family: u32, out: usize, cells: u32): bool {
   const t = tableOf(family);
-  if (t.sketch == 0 || cells == 0 || cells % K != 0 || (KEPT_CELLS / K) % (cells / K) != 0) return false;
+  if (t.sketch == 0 || t.sketchStale || cells == 0 || cells % K != 0 || (KEPT_CELLS / K) % (cells / K) != 0) return false;
   fold(family, t.sketch, KEPT_CELLS, out, cells);
   return true;
 }

@@ -23,7 +23,8 @@
 import { alloc, allocFixed, allocZeroed, free } from "./alloc";
 import { routeHash } from "./digest";
 import { buildSubtree } from "./build";
-import { KEPT_CELLS, sketchBytes, sketchRoute } from "./sketch";
+import { KEPT_CELLS, sketchAdd, sketchBytes, sketchRoute } from "./sketch";
+import { iterBegin, iterNext } from "./iter";
 import { OP_SET, recordOp, recordLen, recordHi, recordLo, recordNh } from "./records";
 import { ShortRoutes, shortInit, shortGet, shortPut, shortBest, shortClear, shortBytes } from "./short";
 import { bitsFrom, singleFits, singleIs, singleKey, singleMake, singleNew, singleNh, singleRel, singleSetNh } from "./single";
@@ -58,6 +59,7 @@ export const INVALID: u32 = 3;
   digest: u64;
   pieces: usize;     // TOP_PIECES digests u64, then TOP_PIECES counts u32: see topPieces
   sketch: usize;     // the kept sketch of KEPT_CELLS cells, or 0: see tableKeepSketch
+  sketchStale: bool; // the kept sketch is not kept up: see tableStaleSketch
 }
 
 /**
@@ -89,6 +91,7 @@ export function tableInit(t: Table, short: ShortRoutes, family: u32, width: u32,
   t.count = 0;
   t.digest = 0;
   t.sketch = 0;
+  t.sketchStale = false;
   t.generation++;
   return true;
 }
@@ -104,6 +107,24 @@ export function tableKeepSketch(t: Table): bool {
   if (t.count != 0) return false;
   t.sketch = allocZeroed(<u32>sketchBytes(t.family, KEPT_CELLS));
   return t.sketch != 0;
+}
+
+/**
+ * Stops keeping the kept sketch up until tableRefreshSketch: for a batch of changes about
+ * as large as the table, which one walk afterwards costs less than (and costs off the path
+ * that programs the table).
+ */
+export function tableStaleSketch(t: Table): void {
+  if (t.sketch != 0) t.sketchStale = true;
+}
+
+/** Makes a stale kept sketch current again by one walk of the table, through `scratch` (room for `room` records). */
+export function tableRefreshSketch(t: Table, scratch: usize, room: u32): void {
+  if (t.sketch == 0 || !t.sketchStale) return;
+  memory.fill(t.sketch, 0, sketchBytes(t.family, KEPT_CELLS));
+  const id = iterBegin(t);
+  for (let got = iterNext(id, scratch, room); got > 0; got = iterNext(id, scratch, room)) sketchAdd(t.family, scratch, <u32>got, t.sketch, KEPT_CELLS, 1);
+  t.sketchStale = false;
 }
 
 /** Stops keeping the sketch and frees its memory, for routes to use; whether one was kept. */
@@ -191,6 +212,7 @@ export function tableClear(t: Table): void {
   t.digest = 0;
   memory.fill(t.pieces, 0, TOP_PIECES * 12);
   if (t.sketch != 0) memory.fill(t.sketch, 0, sketchBytes(t.family, KEPT_CELLS));
+  t.sketchStale = false;
   t.generation++;
 }
 
@@ -233,7 +255,7 @@ function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): 
   if (oldNh != NONE) {
     const h = routeHash(t.family, hi, lo, len, oldNh);
     delta -= h;
-    if (t.sketch != 0) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, oldNh, h, -1);
+    if (t.sketch != 0 && !t.sketchStale) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, oldNh, h, -1);
   } else {
     t.count++;
     store<u32>(pieceCount, load<u32>(pieceCount) + 1);
@@ -241,7 +263,7 @@ function account(t: Table, hi: u64, lo: u64, len: u32, oldNh: u32, newNh: u32): 
   if (newNh != NONE) {
     const h = routeHash(t.family, hi, lo, len, newNh);
     delta += h;
-    if (t.sketch != 0) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, newNh, h, 1);
+    if (t.sketch != 0 && !t.sketchStale) sketchRoute(t.family, t.sketch, KEPT_CELLS, hi, lo, len, newNh, h, 1);
   } else {
     t.count--;
     store<u32>(pieceCount, load<u32>(pieceCount) - 1);

@@ -23,6 +23,13 @@ export interface FibOptions {
   memoryMiB?: number;
   /** Bytes of linear memory set aside for batches (default 1 MiB). */
   ioBytes?: number;
+  /**
+   * Whether the tables keep their sketches as they change (SKETCH_KEPT_CELLS), for a table
+   * that digest resyncs are run against: its sketches then fold out of them with no walk,
+   * for a few scattered writes per change. Kept only where they take at most an eighth of
+   * the budget (keptSketchCells says); default false.
+   */
+  keepSketch?: boolean;
 }
 
 export interface DiffResult {
@@ -127,7 +134,10 @@ interface Exports {
   sketchAdd(family: number, records: number, n: number, sketch: number, cells: number, sign: number): void;
   sketchSubtract(family: number, a: number, b: number, cells: number): void;
   sketchPeel(family: number, sketch: number, cells: number, out: number, room: number, stack: number): number;
+  keepSketches(): number;
   sketchKept(family: number): number;
+  sketchStale(family: number): number;
+  sketchRefresh(family: number, scratch: number, room: number): void;
   sketchFold(family: number, out: number, cells: number): number;
 }
 
@@ -135,7 +145,7 @@ const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel", "sketchKept", "sketchFold",
+  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel", "keepSketches", "sketchKept", "sketchStale", "sketchRefresh", "sketchFold",
 ];
 
 /** Cells each route of a table sketch goes into (assembly/sketch.ts): a sketch's size is a multiple of it. */
@@ -388,7 +398,9 @@ export class Fib {
       throw new FirmwareError(`firmware speaks ABI ${x.abiVersion()}, this host speaks ${ABI_VERSION}`);
     }
     if (x.noRoute() !== NO_ROUTE) throw new FirmwareError("firmware disagrees on the no-route value");
-    return new Fib(module, x, memory, ioBytes, maximum * PAGE);
+    const fib = new Fib(module, x, memory, ioBytes, maximum * PAGE);
+    if (options.keepSketch) x.keepSketches();
+    return fib;
   }
 
   /**
@@ -759,6 +771,23 @@ export class Fib {
   }
 
   /**
+   * Whether a kept sketch is stale: a batch about as large as its table went past it (a
+   * snapshot into an empty table), which one walk afterwards costs less than keeping it up.
+   */
+  sketchesStale(): boolean {
+    return this.x.sketchStale(4) !== 0 || this.x.sketchStale(6) !== 0;
+  }
+
+  /** Makes stale kept sketches current, a walk of each such table: for a node with time on its hands. */
+  refreshSketches(): void {
+    for (const family of [4, 6] as const) this.refreshSketch(family);
+  }
+
+  private refreshSketch(family: Family): void {
+    if (this.x.sketchStale(family)) this.x.sketchRefresh(family, this.io, Math.floor(this.ioBytes / (4 * recordWords(family))));
+  }
+
+  /**
    * A sketch (assembly/sketch.ts) of `cells` cells of the family's routes: the table's as it
    * holds them now, or `records` (change records of the family). `cells`: a positive
    * multiple of SKETCH_K, at most maxSketchCells(family). The table's own sketch folds out
@@ -770,6 +799,7 @@ export class Fib {
     const size = cells * sketchCellWords(family);
     const chunkAt = this.io + 4 * size;
     const room = Math.floor((this.ioBytes - 4 * size) / (4 * words));
+    if (!records && foldableCells(cells) === cells && this.keptSketchCells(family) > 0) this.refreshSketch(family);
     if (!records && this.x.sketchFold(family, this.io, cells)) {
       this.views();
       return this.u32.slice(this.io >>> 2, (this.io >>> 2) + size);

@@ -172,8 +172,9 @@ function outgrow(routes: readonly Route[]): void {
 }
 
 test("the kept sketches give their memory to routes before any route is refused; small cards keep none", () => {
-  assert.is(newFib({ memoryMiB: 4 }).keptSketchCells(4), 0, "1 MB of sketches is too much of 4 MiB");
-  const fib = newFib({ memoryMiB: 16, ioBytes: 64 * 1024 });
+  assert.is(newFib({ memoryMiB: 4, keepSketch: true }).keptSketchCells(4), 0, "1 MB of sketches is too much of 4 MiB");
+  assert.is(newFib({ memoryMiB: 16 }).keptSketchCells(6), 0, "kept only when asked for");
+  const fib = newFib({ memoryMiB: 16, ioBytes: 64 * 1024, keepSketch: true });
   assert.equal([fib.keptSketchCells(4), fib.keptSketchCells(6)], [SKETCH_KEPT_CELLS, SKETCH_KEPT_CELLS]);
   const routes = generateRoutes({ family: 6, routes: 500000, seed: 9 });
   let gaveWay = false;

@@ -32,7 +32,7 @@ const change = fc.tuple(fc.nat(3), fc.nat(15), fc.integer({ min: 4, max: 8 }), f
 
 test("the FIB is the best path of every prefix, by distance, then metric, after any changes", () => {
   fc.assert(fc.property(fc.array(fc.array(change, { maxLength: 30 }), { minLength: 1, maxLength: 8 }), (batches) => {
-    const rib = new Rib(() => newFib({ memoryMiB: 4, ioBytes: 1 << 16 }));
+    const rib = new Rib(newFib({ memoryMiB: 4, ioBytes: 1 << 16 }), () => newFib({ memoryMiB: 4, ioBytes: 1 << 16 }));
     for (const s of sources) rib.addSource(s);
     const tables = new Map(sources.map((s) => [s.id, new Map<string, number>()]));
     let fib = new Map<string, number>();
@@ -64,7 +64,7 @@ test("the FIB is the best path of every prefix, by distance, then metric, after 
 });
 
 test("replacing a source's table changes only the difference", () => {
-  const rib = new Rib(() => newFib({ memoryMiB: 4, ioBytes: 1 << 16 }));
+  const rib = new Rib(newFib({ memoryMiB: 4, ioBytes: 1 << 16 }), () => newFib({ memoryMiB: 4, ioBytes: 1 << 16 }));
   rib.addSource(sources[0]);
   const routes = ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24"].map((p, i) => ({ prefix: P(p), nh: i }));
   rib.update(1, routes);

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
 import { encodeChanges, foldableCells, recordWords, SKETCH_K, SKETCH_KEPT_CELLS, type Change } from "../host/fib.ts";
 import type { Family } from "../host/netip.ts";
+import { refreshWhenQuiet } from "../host/node/quietsketch.ts";
 import { newFib } from "./support.ts";
 
 const base = { 4: generateRoutes({ family: 4, routes: 30000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 10000, seed: 3 }) };
@@ -72,7 +73,7 @@ test("a sketch folded out of the one a table keeps is the sketch of its routes, 
   const sizes = [SKETCH_K, 3 * 7, foldableCells(3000)!, SKETCH_KEPT_CELLS];
   fc.assert(
     fc.property(fc.constantFrom<Family>(4, 6), fc.array(fc.tuple(fc.nat(2999), fc.integer({ min: -1, max: 5 })), { maxLength: 400 }), fc.boolean(), (family, ops, clear) => {
-      const table = newFib({ ioBytes: 4 << 20 });
+      const table = newFib({ ioBytes: 4 << 20, keepSketch: true });
       assert.is(table.keptSketchCells(family), SKETCH_KEPT_CELLS);
       const pool = base[family].slice(0, 3000);
       // In prefix order into an empty table: whole subtrees built at once.
@@ -85,6 +86,28 @@ test("a sketch folded out of the one a table keeps is the sketch of its routes, 
     }),
     { numRuns: 40, seed: 5 },
   );
+});
+
+test("a batch about as large as the table leaves the kept sketch stale; the next sketch, or a quiet moment, brings it up to date", async () => {
+  const table = newFib({ ioBytes: 4 << 20, keepSketch: true });
+  const cells = foldableCells(3000)!;
+  table.apply(base[4].map((r, i) => ({ prefix: r.prefix, nh: i % 5 })));
+  assert.ok(table.sketchesStale(), "a snapshot into an empty table");
+  assert.equal(table.sketch(4, cells), table.sketch(4, cells, table.records(4)));
+  assert.not.ok(table.sketchesStale(), "the sketch asked for walked the table once");
+  table.apply(base[4].slice(0, 100).map((r) => ({ prefix: r.prefix, nh: 9 })));
+  assert.not.ok(table.sketchesStale(), "a small batch is kept up change by change");
+  table.apply(base[6].map((r, i) => ({ prefix: r.prefix, nh: i % 5 })));
+  assert.ok(table.sketchesStale());
+  const quiet = refreshWhenQuiet(table, 10);
+  try {
+    const end = performance.now() + 2000;
+    while (table.sketchesStale() && performance.now() < end) await new Promise((r) => setTimeout(r, 5));
+  } finally {
+    quiet.stop();
+  }
+  assert.not.ok(table.sketchesStale(), "refreshed once the table went quiet");
+  for (const family of [4, 6] as const) assert.equal(table.sketch(family, cells), table.sketch(family, cells, table.records(family)));
 });
 
 test("foldable sizes: the fewest cells at least those asked for whose parts divide the kept sketch's", () => {

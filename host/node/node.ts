@@ -27,6 +27,7 @@ import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { Feed } from "./feed.ts";
 import { RangeCache } from "./rangesync.ts";
 import { DEFAULT_TIMERS, GIVE_UP, type Timers } from "./liveness.ts";
+import { refreshWhenQuiet } from "./quietsketch.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
@@ -236,15 +237,17 @@ export class Node implements ServerHost, ClientHost {
     this.log = options.log ?? (() => {});
     const index = options.index ?? 0;
     this.nexthops = new NextHopTable(this.role === "rp" ? { base: index * NEXTHOP_BLOCK, size: NEXTHOP_BLOCK } : {});
-    const newFib = (memoryMiB: number) => Fib.fromImage(options.firmware, { memoryMiB, ioBytes: 4 << 20 });
+    // The table clients resync against keeps its sketches; a route processor's source tables need none.
+    const newFib = (memoryMiB: number, keepSketch: boolean) => Fib.fromImage(options.firmware, { memoryMiB, ioBytes: 4 << 20, keepSketch });
     if (this.role === "rp") {
-      this.rib = new Rib(() => newFib(512));
+      this.rib = new Rib(newFib(512, true), () => newFib(512, false));
       this.fib = this.rib.fib;
       const { heartbeatMs, deadAfter } = this.timers;
       this.peerTables = new PeerTables(options.routeProcessors ?? this.servers, PEER_WAIT_LIMITS * heartbeatMs * deadAfter, (reason) => this.startServing(reason));
     } else {
-      this.fib = newFib(options.memoryMiB ?? 256);
+      this.fib = newFib(options.memoryMiB ?? 256, true);
     }
+    refreshWhenQuiet(this.fib);
     this.rangeCache = new RangeCache(this.fib);
     this.copies = new CopyCache(this.fib, this.nexthops);
     this.trust = options.trust;

@@ -33,8 +33,9 @@ export class Rib {
   /** Sources in order of preference. */
   private ranked: Source[] = [];
 
-  constructor(private readonly newFib: () => Fib) {
-    this.fib = newFib();
+  /** `fib`: the forwarding table the sources' best routes make; `newTable` makes a source's own table. */
+  constructor(fib: Fib, private readonly newTable: () => Fib) {
+    this.fib = fib;
   }
 
   /** Adds a source (or updates its description; a new distance or metric re-ranks its routes). */
@@ -44,7 +45,7 @@ export class Rib {
       known.info = info;
       return emptyDelta();
     }
-    const source = known ?? { info, table: this.newFib() };
+    const source = known ?? { info, table: this.newTable() };
     source.info = info;
     this.sources.set(info.id, source);
     this.ranked = [...this.sources.values()].sort((a, b) =>
