@@ -334,6 +334,12 @@ const SKETCH_MIN_PREFIXES = 64;
 const FEW_PIECES = 64;
 /** The share of the routes a sketch is made for when the pieces tell little, at least. */
 const SATURATED_SHARE = 0.02;
+/**
+ * …unless the card's other family told: what a card missed while it followed another server
+ * is the updates of a span of time, which touch both families alike, so the share estimated
+ * there is taken, with this margin. A sketch made too small for it is asked for again.
+ */
+const PRIOR_MARGIN = 1.5;
 /** Cells a sketch may have: two and the room to peel them fit a node's 4 MiB I/O buffer, IPv6 too. */
 export const SKETCH_MAX_CELLS = 36000;
 
@@ -346,17 +352,24 @@ interface PlannedSketch {
 /** Most sketches one request is answered by: a difference wider still is closer to a copy. */
 const MAX_SKETCHES = 16;
 
+/** A plan of sketches, and the share of the routes estimated to differ where the pieces told it. */
+interface SketchPlan {
+  sketches?: PlannedSketch[];
+  share?: number;
+}
+
 /**
  * The sketches to ask for in answer to a client's first request, in order of the pieces
- * they cover, or undefined to answer by descent: when few prefixes seem to differ, or when
- * the difference is too wide even for MAX_SKETCHES (a descent finds any difference, however
- * large).
+ * they cover, or none to answer by descent: when few prefixes seem to differ, or when the
+ * difference is too wide even for MAX_SKETCHES (a descent finds any difference, however
+ * large). `prior`: the share estimated from the client's other family, if it told one.
  *
  * How many routes differ, estimated from the pieces that do: if each route differs with
  * odds q, a piece of c routes differs with odds 1 − (1 − q)^c; q is the odds at which as
  * many pieces as did are expected to differ. Where every piece that holds routes differs, or
- * few hold any (IPv6 tables fill a handful), that is only a lower bound, and the sketch is
- * made four times as large, and large enough for SATURATED_SHARE of the routes. Each prefix that
+ * few hold any (IPv6 tables fill a handful), that is only a lower bound: the sketch is made
+ * for PRIOR_MARGIN × the prior share, or else four times as large and large enough for
+ * SATURATED_SHARE of the routes. Each prefix that
  * differs is up to two routes of the difference (the old next hop and the new), and a
  * sketch of 1.5 cells a route comes apart but for bad luck, which a small one needs more
  * room against.
@@ -365,9 +378,9 @@ const MAX_SKETCHES = 16;
  * expected to hold c·q / (1 − (1 − q)^c) of the prefixes that do, and consecutive pieces
  * are grouped while their share fits one sketch.
  */
-function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number): PlannedSketch[] | undefined {
+function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: RangeDigests, maxCells: number, prior: number | undefined): SketchPlan {
   const node = m.nodes[0];
-  if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return undefined;
+  if (m.nodes.length !== 1 || node.prefix.len !== 0 || node.depth !== TOP_DEPTH) return {};
   // How many pieces hold each count of routes: far fewer counts than pieces to sum over.
   const pieces = new Map<number, number>();
   let held = 0;
@@ -381,7 +394,7 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
     routes += count;
     if (top.digests[piece] !== node.digests[piece]) differ++;
   }
-  if (differ === 0) return undefined;
+  if (differ === 0) return {};
   const saturated = differ > 0.98 * held || held < FEW_PIECES;
   const target = Math.min(differ, 0.98 * held);
   const expected = (q: number) => {
@@ -397,11 +410,13 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
     if (expected(q) < target) low = q;
     else high = q;
   }
-  const prefixes = saturated ? Math.max(4 * high * routes, SATURATED_SHARE * routes) : high * routes;
-  if (prefixes < SKETCH_MIN_PREFIXES) return undefined;
+  const told = saturated ? undefined : high;
+  const guess = prior !== undefined ? PRIOR_MARGIN * prior * routes : Math.max(4 * high * routes, SATURATED_SHARE * routes);
+  const prefixes = saturated ? Math.max(high * routes, guess) : high * routes;
+  if (prefixes < SKETCH_MIN_PREFIXES) return { share: told };
   const most = Math.min(maxCells, SKETCH_MAX_CELLS);
   const cellsFor = (n: number) => Math.ceil((3 * n + 60) / SKETCH_K) * SKETCH_K;
-  if (cellsFor(prefixes) <= most) return [{ pieces: { from: 0, to: TOP_PIECES }, cells: wholeCells(cellsFor(prefixes), most) }];
+  if (cellsFor(prefixes) <= most) return { sketches: [{ pieces: { from: 0, to: TOP_PIECES }, cells: wholeCells(cellsFor(prefixes), most) }], share: told };
   // Each differing piece's share of the prefixes that differ, scaled to the estimate.
   const share = new Float64Array(node.digests.length);
   let sum = 0;
@@ -416,7 +431,7 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
   let load = 0;
   for (let piece = 0; piece < share.length; piece++) {
     const n = (share[piece] * prefixes) / sum;
-    if (cellsFor(n) > most) return undefined;
+    if (cellsFor(n) > most) return { share: told };
     if (cellsFor(load + n) > most) {
       plan.push({ pieces: { from, to: piece }, cells: cellsFor(load) });
       from = piece;
@@ -425,7 +440,7 @@ function sketchPlan(top: { digests: Uint32Array; counts: Uint32Array }, m: Range
     load += n;
   }
   plan.push({ pieces: { from, to: share.length }, cells: cellsFor(load) });
-  return plan.length <= MAX_SKETCHES ? plan : undefined;
+  return plan.length <= MAX_SKETCHES ? { sketches: plan, share: told } : { share: told };
 }
 
 /**
@@ -508,6 +523,8 @@ interface Receiving {
  */
 export class RangeAnswers {
   private readonly receiving = new Map<Family, Receiving>();
+  /** Per family, the share of the routes its last first request showed to differ, if its pieces told it (sketchPlan's prior). */
+  private readonly shares = new Map<Family, number | undefined>();
 
   constructor(
     private readonly fib: Fib,
@@ -517,9 +534,11 @@ export class RangeAnswers {
   ) {}
 
   request(m: RangeDigests): void {
-    const plan = sketchPlan(this.cache.top(m.family, this.subset), m, this.fib.maxSketchCells(m.family));
-    if (plan === undefined) return this.repairs(m);
-    this.ask(m, plan, plan[0].cells, 1);
+    const prior = this.shares.get(m.family === 4 ? 6 : 4);
+    const { sketches, share } = sketchPlan(this.cache.top(m.family, this.subset), m, this.fib.maxSketchCells(m.family), prior);
+    if (m.request === 0) this.shares.set(m.family, share);
+    if (sketches === undefined) return this.repairs(m);
+    this.ask(m, sketches, sketches[0].cells, 1);
   }
 
   /** Takes a part of a sketch. Throws RangeSyncError on one that was not asked for or comes out of order. */
