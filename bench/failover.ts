@@ -3,8 +3,9 @@
 //
 // The chassis (2 RPs, 4 LCs, 8 NPUs as processes over TCP) runs the real IPv4 + IPv6 tables
 // as rp1's source; the cards take them from rp0, their primary. Then the two route
-// processors are cut apart, rp1 churns 1% of the routes (the cards do not hear of it), and
-// rp0 is frozen (SIGSTOP: its links stay open, so only heartbeats can tell). Each card
+// processors are cut apart, rp1 churns 1% of the routes (the cards do not hear of it), and,
+// once every node has settled (its kept sketches current: NodeStatus.sketch), rp0 is frozen
+// (SIGSTOP: its links stay open, so only heartbeats can tell). Each card
 // detects the silence, activates rp1, makes up the difference and passes it on to its NPUs.
 // Once per way of resyncing: copy and digest (catch-up off: no backlog), and catch-up (the
 // default: the cards' tables are rp1's own as it was before the split, so rp1 sends its
@@ -86,6 +87,18 @@ export async function benchFailover(options: { quick?: boolean; log?: (s: string
   return result;
 }
 
+/** Waits, up to 10 s, until none of `nodes` has a stale kept sketch. */
+async function settled(chassis: Chassis, nodes: string[]): Promise<void> {
+  const end = performance.now() + 10000;
+  for (;;) {
+    const stale = [];
+    for (const id of nodes) if ((await chassis.status(id))?.sketch === "stale") stale.push(id);
+    if (stale.length === 0) return;
+    if (performance.now() > end) throw new Error(`${stale.join(", ")} still had stale sketches 10 s after the chassis converged`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function failover(file: string, mode: (typeof MODES)[number], updates: number, fullSnapshot: number): Promise<{ figures: FailoverFigures; snapshotBytes: number }> {
   const nodes: Record<string, unknown> = {
     rp0: { role: "rp", sources: [] },
@@ -116,6 +129,10 @@ async function failover(file: string, mode: (typeof MODES)[number], updates: num
     // silent; rp0 dies once they hear from it again, so the failover measured is one to a
     // server that answers, not one that waits out rp1's churn.
     await new Promise((r) => setTimeout(r, 1000));
+    // A chassis fails over long after it was programmed, when every table's sketch is kept
+    // up again (the nodes refresh them once settled); a failover on the heels of the cold
+    // start walks the tables instead.
+    await settled(chassis, [...lcs, ...lcs.flatMap((lc) => Array.from({ length: NPUS_PER_CARD }, (_, j) => `${lc}.npu${j}`)), "rp1"]);
     chassis.freeze("rp0");
     await waitConverged(chassis, 60000);
     const resyncs: Resync[] = [];

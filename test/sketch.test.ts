@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
 import { encodeChanges, foldableCells, recordWords, SKETCH_K, SKETCH_KEPT_CELLS, type Change } from "../host/fib.ts";
 import type { Family } from "../host/netip.ts";
-import { refreshWhenQuiet } from "../host/node/quietsketch.ts";
+import { refreshWhenSettled } from "../host/node/quietsketch.ts";
 import { newFib } from "./support.ts";
 
 const base = { 4: generateRoutes({ family: 4, routes: 30000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 10000, seed: 3 }) };
@@ -99,7 +99,7 @@ test("a batch about as large as the table leaves the kept sketch stale; the next
   assert.not.ok(table.sketchesStale(), "a small batch is kept up change by change");
   table.apply(base[6].map((r, i) => ({ prefix: r.prefix, nh: i % 5 })));
   assert.ok(table.sketchesStale());
-  const quiet = refreshWhenQuiet(table, 10);
+  const quiet = refreshWhenSettled(table, () => {}, 10);
   try {
     const end = performance.now() + 2000;
     while (table.sketchesStale() && performance.now() < end) await new Promise((r) => setTimeout(r, 5));

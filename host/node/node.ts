@@ -27,7 +27,7 @@ import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { Feed } from "./feed.ts";
 import { RangeCache } from "./rangesync.ts";
 import { DEFAULT_TIMERS, GIVE_UP, type Timers } from "./liveness.ts";
-import { refreshWhenQuiet } from "./quietsketch.ts";
+import { refreshWhenSettled } from "./quietsketch.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
@@ -133,6 +133,11 @@ export interface NodeStatus {
   sessions: { server: string; state: ClientState; suspect: boolean }[];
   clients: { client: string; state: ServerState; sequence: number; suspect: boolean }[];
   counters: Record<string, number>;
+  /**
+   * The sketches the table keeps for digest resyncs (host/node/quietsketch.ts): kept up,
+   * stale until the node settles, or none (memory too small for them).
+   */
+  sketch: "kept" | "stale" | "none";
   /** Channels this node multicasts on, and those it receives. */
   channels: { serving: ChannelStatus[]; receiving: ({ server: string; channel: number } & ReceiverCounters & ClientSession["multicastCounters"])[] };
   rib?: ReturnType<Rib["digests"]>;
@@ -146,7 +151,7 @@ const hex = (d: bigint) => d.toString(16).padStart(16, "0");
 export function statusWithoutFirmware(id: string, role: Role): NodeStatus {
   return {
     id, role, routes: { 4: 0, 6: 0 }, digest: { 4: hex(0n), 6: hex(0n) }, active: null, stale: false, failovers: 0, resyncs: [],
-    sessions: [], clients: [], counters: {}, channels: { serving: [], receiving: [] },
+    sessions: [], clients: [], counters: {}, sketch: "none", channels: { serving: [], receiving: [] },
   };
 }
 
@@ -247,7 +252,7 @@ export class Node implements ServerHost, ClientHost {
     } else {
       this.fib = newFib(options.memoryMiB ?? 256, true);
     }
-    refreshWhenQuiet(this.fib);
+    refreshWhenSettled(this.fib, (ms) => this.note("sketches refreshed", { ms: Math.round(ms) }));
     this.rangeCache = new RangeCache(this.fib);
     this.copies = new CopyCache(this.fib, this.nexthops);
     this.trust = options.trust;
@@ -915,6 +920,7 @@ export class Node implements ServerHost, ClientHost {
       sessions: [...this.sessions.values()].map((s) => ({ server: s.server, state: s.state, suspect: s.suspect })),
       clients: [...this.clients].map((c) => ({ client: c.name, state: c.state, sequence: c.sequence, suspect: c.suspect })),
       counters,
+      sketch: this.fib.keptSketchCells(4) === 0 ? "none" : this.fib.sketchesStale() ? "stale" : "kept",
       channels: {
         serving: this.channels?.status() ?? [],
         receiving: [...this.sessions.values()].filter((s) => s.receiver).map((s) => ({ server: s.server, channel: s.receiver!.spec.id, ...s.receiver!.counters, ...s.multicastCounters })),

@@ -1,28 +1,47 @@
-// Stale kept sketches, brought up to date when the table has gone quiet.
+// Stale kept sketches, brought up to date once the node has settled.
 //
 // A table keeps its sketch as it changes (assembly/sketch.ts), so that a digest resync
 // folds the sketch it sends out of it instead of walking the table. Keeping it up costs a
 // few scattered writes per change; for a batch about as large as the table (a snapshot into
 // an empty card) the firmware stops keeping it up, and one walk afterwards costs less. That
-// walk is best taken while nothing else is asked of the node: a card being programmed has
-// better uses for the core, and a failover that finds the sketch stale walks the table then.
+// walk is best taken when nothing else is asked of the node or of the machine: while a
+// chassis is programmed, the cards below this one still work through what it sent them. A
+// failover that finds the sketch stale walks the table then.
 
+import { performance } from "node:perf_hooks";
 import type { Fib } from "../fib.ts";
 
-/** How long the table must go unchanged before its stale sketches are walked. */
-export const QUIET_MS = 500;
+/** How often the node looks. */
+export const TICK_MS = 500;
+/** Looks in a row that must find the node settled before the walk. */
+const SETTLED_TICKS = 2;
+/** Settled: fewer changes than this in a tick (churn may go on)… */
+const SETTLED_CHANGES = 1024;
+/** …and the event loop busy for less than this share of it. */
+const SETTLED_BUSY = 0.25;
 
 /**
- * Watches `fib` and refreshes its stale kept sketches once neither family has changed for
- * QUIET_MS. The timer does not hold the process open.
+ * Watches `fib` and refreshes its stale kept sketches once the node has been settled for
+ * SETTLED_TICKS looks in a row, then tells `refreshed` how long the walk took. The timer
+ * does not hold the process open.
  */
-export function refreshWhenQuiet(fib: Fib, quietMs = QUIET_MS): { stop(): void } {
-  let seen = -1;
+export function refreshWhenSettled(fib: Fib, refreshed: (ms: number) => void, tickMs = TICK_MS): { stop(): void } {
+  let generations = fib.generation(4) + fib.generation(6);
+  let loop = performance.eventLoopUtilization();
+  let settled = 0;
   const timer = setInterval(() => {
-    const now = fib.generation(4) + fib.generation(6) * 2 ** 32;
-    if (now === seen && fib.sketchesStale()) fib.refreshSketches();
-    seen = now;
-  }, quietMs);
+    const now = fib.generation(4) + fib.generation(6);
+    const busy = performance.eventLoopUtilization(loop);
+    loop = performance.eventLoopUtilization();
+    // Generations are u32 counters: a wrap reads as a large change, which only waits a tick.
+    settled = Math.abs(now - generations) < SETTLED_CHANGES && busy.utilization < SETTLED_BUSY ? settled + 1 : 0;
+    generations = now;
+    if (settled >= SETTLED_TICKS && fib.sketchesStale()) {
+      const start = performance.now();
+      fib.refreshSketches();
+      refreshed(performance.now() - start);
+    }
+  }, tickMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
