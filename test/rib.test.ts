@@ -77,6 +77,22 @@ test("replacing a source's table changes only the difference", () => {
   assert.equal(changed, ["10.1.0.0/16 9", "198.51.100.0/24 1"]);
 });
 
+test("a source alone in its family passes its changes straight to the FIB, removes and replaces too, until another source holds routes", () => {
+  const rib = new Rib(newFib({ memoryMiB: 4, ioBytes: 1 << 16 }), () => newFib({ memoryMiB: 4, ioBytes: 1 << 16 }));
+  rib.addSource(sources[1]);
+  rib.addSource(sources[0]);
+  const fib = () => [...rib.fib.routes(4)].map(([p, nh]) => `${p} ${nh}`);
+  rib.update(257, ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24"].map((p, i) => ({ prefix: P(p), nh: i + 1 })));
+  assert.equal(fib(), ["10.0.0.0/8 1", "10.1.0.0/16 2", "192.0.2.0/24 3"]);
+  const { delta } = rib.update(257, [{ prefix: P("10.1.0.0/16") }, { prefix: P("192.0.2.0/24"), nh: 7 }]);
+  assert.equal(decodeRecords(4, delta[4]).map((c) => `${c.prefix} ${c.nh}`), ["10.1.0.0/16 undefined", "192.0.2.0/24 7"]);
+  assert.equal(fib(), ["10.0.0.0/8 1", "192.0.2.0/24 7"]);
+  // bgp (distance 20) now holds a route: ospf's changes are ranked again.
+  rib.update(1, [{ prefix: P("192.0.2.0/24"), nh: 4 }]);
+  rib.update(257, [{ prefix: P("192.0.2.0/24"), nh: 8 }, { prefix: P("10.0.0.0/8"), nh: 9 }]);
+  assert.equal(fib(), ["10.0.0.0/8 9", "192.0.2.0/24 4"]);
+});
+
 test("a subset holds what lies in its ranges and what covers them; its digest says the same", () => {
   const fib = newFib({ memoryMiB: 4 });
   const table = ["0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.2.0.0/16", "11.0.0.0/8", "2001:db8::/32"].map((p, i) => ({ prefix: P(p), nh: i }));

@@ -98,8 +98,11 @@ export class Rib {
     const source = this.sources.get(id);
     if (!source) throw new RangeError(`no source ${id}`);
     // Removes of routes the source does not have fail harmlessly (status not-found).
-    source.table.applyRecords(family, records);
-    return this.reselect(family, records);
+    const taken = source.table.applyRecords(family, records);
+    // The only source holding routes of the family, and every change taken: each record is
+    // now its prefix's best path (a peer's first snapshot, a lone protocol's load).
+    const alone = taken === records.length / recordWords(family) && this.ranked.every((s) => s === source || s.table.count(family) === 0);
+    return this.reselect(family, records, alone);
   }
 
   /**
@@ -112,7 +115,8 @@ export class Rib {
     const source = this.sources.get(id);
     if (!source) throw new RangeError(`no source ${id}`);
     const words = family === 4 ? 3 : 6;
-    const diff = source.table.diff(family, source.table.records(family), records);
+    // Into an empty table (a peer's first snapshot) the records are their own difference.
+    const diff = source.table.count(family) === 0 ? { changes: records } : source.table.diff(family, source.table.records(family), records);
     for (let at = 0; at < diff.changes.length; at += piece * words) {
       yield this.updateRecords(id, family, diff.changes.subarray(at, at + piece * words));
     }
@@ -121,24 +125,30 @@ export class Rib {
 
   /**
    * Brings the FIB entries of the records' prefixes (sorted) to their best paths; returns
-   * the FIB changes, as records.
+   * the FIB changes, as records. `alone`: the records are their prefixes' best paths as
+   * they stand (their source alone holds routes of the family), with no source to ask.
    */
-  private reselect(family: Family, records: Uint32Array): Uint32Array {
+  private reselect(family: Family, records: Uint32Array, alone = false): Uint32Array {
     const words = recordWords(family);
     const n = records.length / words;
     const best = new Uint32Array(n).fill(NO_ROUTE);
-    let unresolved = n;
-    for (const s of this.ranked) {
-      if (unresolved === 0) break;
-      const held = s.table.getRecords(family, records);
-      for (let i = 0; i < n; i++) {
-        if (best[i] === NO_ROUTE && held[i] !== NO_ROUTE) {
-          best[i] = held[i];
-          unresolved--;
+    if (alone) {
+      for (let i = 0; i < n; i++) if ((records[i * words] & 255) === 1) best[i] = records[i * words + words - 1];
+    } else {
+      let unresolved = n;
+      for (const s of this.ranked) {
+        if (unresolved === 0) break;
+        const held = s.table.getRecords(family, records);
+        for (let i = 0; i < n; i++) {
+          if (best[i] === NO_ROUTE && held[i] !== NO_ROUTE) {
+            best[i] = held[i];
+            unresolved--;
+          }
         }
       }
     }
-    const current = this.fib.getRecords(family, records);
+    // An empty FIB holds none of them: no lookups to make.
+    const current = this.fib.count(family) === 0 ? new Uint32Array(n).fill(NO_ROUTE) : this.fib.getRecords(family, records);
     let changed = 0;
     for (let i = 0; i < n; i++) if (best[i] !== current[i]) changed++;
     const out = new Uint32Array(changed * words);
