@@ -76,7 +76,7 @@ export async function benchCommand(ctx: Context, names: string[], args: BenchArg
     if (p) {
       await ctx.write(
         `program  ${p.routes[4] + p.routes[6]} routes, ${p.processes} processes  cold start ${p.coldStartMs} ms  ` +
-          `RP → LC → NPU ${(p.programRoutesPerSec / 1e6).toFixed(2)} M routes/s (${Math.round(p.programRoutesPerSec / p.sonicRoutesPerSec)}× SONiC)  ` +
+          `RP → LC → NPU ${(p.programRoutesPerSec / 1e6).toFixed(2)} M routes/s (${Math.round(p.programRoutesPerSec / p.sonicRoutesPerSec)}× SONiC), one chain ${(p.chain.routesPerSec / 1e6).toFixed(2)} M routes/s  ` +
           `churn ${p.churn.rate}/s: converged ${p.churn.convergedAfterMs} ms after the last update\n`,
       );
     }
