@@ -147,6 +147,14 @@ export interface NodeStatus {
 
 const hex = (d: bigint) => d.toString(16).padStart(16, "0");
 
+/**
+ * The log line of a sketch refresh. Made out here, so that the refresh timer holds the log
+ * alone and not the node (a closure made in the constructor would share its scope).
+ */
+function refreshLog(log: (line: Record<string, unknown>) => void, node: string): (ms: number) => void {
+  return (ms) => log({ node, event: "sketches refreshed", ms: Math.round(ms) });
+}
+
 /** What a card that runs no firmware yet reports: no table, no sessions. */
 export function statusWithoutFirmware(id: string, role: Role): NodeStatus {
   return {
@@ -252,7 +260,7 @@ export class Node implements ServerHost, ClientHost {
     } else {
       this.fib = newFib(options.memoryMiB ?? 256, true);
     }
-    refreshWhenSettled(this.fib, (ms) => this.note("sketches refreshed", { ms: Math.round(ms) }));
+    refreshWhenSettled(this.fib, refreshLog(this.log, this.id));
     this.rangeCache = new RangeCache(this.fib);
     this.copies = new CopyCache(this.fib, this.nexthops);
     this.trust = options.trust;

@@ -23,13 +23,16 @@ const SETTLED_BUSY = 0.25;
 /**
  * Watches `fib` and refreshes its stale kept sketches once the node has been settled for
  * SETTLED_TICKS looks in a row, then tells `refreshed` how long the walk took. The timer
- * does not hold the process open.
+ * holds neither the process open nor the table: it stops once the table is collected.
  */
-export function refreshWhenSettled(fib: Fib, refreshed: (ms: number) => void, tickMs = TICK_MS): { stop(): void } {
-  let generations = fib.generation(4) + fib.generation(6);
+export function refreshWhenSettled(table: Fib, refreshed: (ms: number) => void, tickMs = TICK_MS): { stop(): void } {
+  const held = new WeakRef(table);
+  let generations = table.generation(4) + table.generation(6);
   let loop = performance.eventLoopUtilization();
   let settled = 0;
   const timer = setInterval(() => {
+    const fib = held.deref();
+    if (!fib) return clearInterval(timer);
     const now = fib.generation(4) + fib.generation(6);
     const busy = performance.eventLoopUtilization(loop);
     loop = performance.eventLoopUtilization();
