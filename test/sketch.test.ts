@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
 import { encodeChanges, foldableCells, recordWords, SKETCH_K, SKETCH_KEPT_CELLS, type Change } from "../host/fib.ts";
 import type { Family } from "../host/netip.ts";
-import { refreshWhenSettled } from "../host/node/quietsketch.ts";
+import { refreshWhenSettled } from "../host/node/sketchrefresh.ts";
 import { newFib } from "./support.ts";
 
 const base = { 4: generateRoutes({ family: 4, routes: 30000, seed: 3 }), 6: generateRoutes({ family: 6, routes: 10000, seed: 3 }) };

@@ -27,7 +27,7 @@ import { ServerSession, type ServerHost, type ServerState } from "./server.ts";
 import { Feed } from "./feed.ts";
 import { RangeCache } from "./rangesync.ts";
 import { DEFAULT_TIMERS, GIVE_UP, type Timers } from "./liveness.ts";
-import { refreshWhenSettled } from "./quietsketch.ts";
+import { refreshWhenSettled } from "./sketchrefresh.ts";
 import { Rib, deltaOf, type FibDelta } from "./rib.ts";
 import { EVERYTHING, normalizeSubset } from "./subset.ts";
 import { initialRecords, nexthopId, sourceName, Churn, type SourceConfig } from "./sources.ts";
@@ -134,7 +134,7 @@ export interface NodeStatus {
   clients: { client: string; state: ServerState; sequence: number; suspect: boolean }[];
   counters: Record<string, number>;
   /**
-   * The sketches the table keeps for digest resyncs (host/node/quietsketch.ts): kept up,
+   * The sketches the table keeps for digest resyncs (host/node/sketchrefresh.ts): kept up,
    * stale until the node settles, or none (memory too small for them).
    */
   sketch: "kept" | "stale" | "none";

@@ -369,10 +369,9 @@ interface SketchPlan {
  * many pieces as did are expected to differ. Where every piece that holds routes differs, or
  * few hold any (IPv6 tables fill a handful), that is only a lower bound: the sketch is made
  * for PRIOR_MARGIN × the prior share, or else four times as large and large enough for
- * SATURATED_SHARE of the routes. Each prefix that
- * differs is up to two routes of the difference (the old next hop and the new), and a
- * sketch of 1.5 cells a route comes apart but for bad luck, which a small one needs more
- * room against.
+ * SATURATED_SHARE of the routes. Each prefix that differs is up to two routes of the
+ * difference (the old next hop and the new), and a sketch of 1.5 cells a route comes apart
+ * but for bad luck, which a small one needs more room against.
  *
  * A difference wider than one sketch may hold is split: each piece that differs is
  * expected to hold c·q / (1 − (1 − q)^c) of the prefixes that do, and consecutive pieces

@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import type { Fib } from "../fib.ts";
 
 /** How often the node looks. */
-export const TICK_MS = 500;
+const TICK_MS = 500;
 /** Looks in a row that must find the node settled before the walk. */
 const SETTLED_TICKS = 2;
 /** Settled: fewer changes than this in a tick (churn may go on)… */
