@@ -165,6 +165,25 @@ for (const resync of ["digest", "copy"] as const) {
   });
 }
 
+test("a card's kept sketches: stale after its first table came in bulk, kept again once the card settles; a route processor's too", async () => {
+  const events: Record<string, unknown>[] = [];
+  const rp0 = node({ id: "rp0", role: "rp", index: 0, routeProcessors: [], sources: [{ protocol: "bgp", distance: 20, generate: { v4: 20000, v6: 2000, seed: 4 } }] });
+  const lc0 = new Node({ firmware, timers, memoryMiB: 16, id: "lc0", role: "lc", servers: ["rp0"], log: (l) => events.push(l) });
+  const c: Chassis = { nodes: new Map([["rp0", rp0], ["lc0", lc0]]), links: new Map() };
+  await rp0.loadSources();
+  wire(c, "lc0", "rp0");
+  await until("lc0 holds rp0's table", () => lc0.fib.digest(4) === rp0.fib.digest(4) && lc0.fib.digest(6) === rp0.fib.digest(6));
+  assert.is(lc0.status().sketch, "stale", "20000 routes came in batches too large to keep the sketch up through");
+  await until("lc0 settled", () => lc0.status().sketch === "kept" && rp0.status().sketch === "kept", 5000);
+  assert.is(events.filter((e) => e.event === "sketches refreshed").length, 1);
+  // Kept up from now on: a small change leaves it current, and it is the table's sketch.
+  await rp0.churn(50, 20000, 3);
+  await until("lc0 has the churn", () => lc0.fib.digest(4) === rp0.fib.digest(4) && lc0.fib.digest(6) === rp0.fib.digest(6));
+  assert.is(lc0.status().sketch, "kept");
+  for (const f of [4, 6] as const) assert.equal(lc0.fib.sketch(f, 3 * 1260), lc0.fib.sketch(f, 3 * 1260, lc0.fib.records(f)), `IPv${f}`);
+  assert.is(node({ id: "npu", role: "npu", memoryMiB: 6, servers: [] }).status().sketch, "none", "6 MiB is too little to keep 1 MB of sketches");
+});
+
 test("a card whose table is a point in its new server's history catches up from there: a failover after the route processors drifted apart", async () => {
   const c = await chassis();
   await until("convergence", () => converged(c));
