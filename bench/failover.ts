@@ -94,7 +94,7 @@ async function settled(chassis: Chassis, nodes: string[]): Promise<void> {
     const stale = [];
     for (const id of nodes) if ((await chassis.status(id))?.sketch === "stale") stale.push(id);
     if (stale.length === 0) return;
-    if (performance.now() > end) throw new Error(`${stale.join(", ")} still had stale sketches 10 s after the chassis converged`);
+    if (performance.now() > end) throw new Error(`${stale.join(", ")} still had stale sketches after 10 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
