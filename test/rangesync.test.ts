@@ -7,6 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
 import { generateRoutes } from "../host/generate.ts";
+import type { Route } from "../host/routefile.ts";
 import { Prefix, type Family } from "../host/netip.ts";
 import type { Fib } from "../host/fib.ts";
 import { RangeAnswers, RangeCache, RangeSync, RangeSyncError, pieceOf, rangeRepairs } from "../host/node/rangesync.ts";
@@ -56,6 +57,21 @@ function exchange(client: Fib, server: Fib, families: Family | Family[], subset:
   return { down, up, applied, rounds, sketches, asked };
 }
 
+/**
+ * Sets the same routes on `server` and `client`, but one in `every` of them (spread by a
+ * stride) with another next hop on the client; returns how many differ.
+ */
+function nextHopsDiffer(server: Fib, client: Fib, routes: readonly Route[], every: number): number {
+  let differ = 0;
+  routes.forEach((r, i) => {
+    const other = (i * 7919) % every === 0;
+    if (other) differ++;
+    server.set(r.prefix, i % 97);
+    client.set(r.prefix, other ? (i % 97) + 1 : i % 97);
+  });
+  return differ;
+}
+
 function snapshotBytes(fib: Fib): number {
   let n = 0;
   for (const m of snapshotMessages(fib, undefined, { snapshot: 1, sequence: 0 })) n += encodeMessage(m).length;
@@ -95,12 +111,7 @@ test("a family whose pieces tell little (IPv6 fills a handful) is sketched for t
   const tables = () => {
     const server = newFib({ memoryMiB: 64 });
     const client = newFib({ memoryMiB: 64 });
-    for (const family of [4, 6] as const) {
-      base[family].forEach((r, i) => {
-        server.set(r.prefix, i % 97);
-        client.set(r.prefix, (i * 7919) % 140 === 0 ? (i % 97) + 1 : i % 97); // 0.7% differ
-      });
-    }
+    for (const family of [4, 6] as const) nextHopsDiffer(server, client, base[family], 140); // 0.7%
     return { server, client };
   };
   const alone = tables();
@@ -117,21 +128,43 @@ test("a family whose pieces tell little (IPv6 fills a handful) is sketched for t
 });
 
 test("a difference too wide for one sketch is found by several, each of a range of pieces, one round trip each", () => {
-  // A 1 MiB I/O buffer holds a sketch of about 15k IPv4 cells (5k prefixes that differ): 20% of 40k is 8k.
-  const server = newFib({ memoryMiB: 64, ioBytes: 1 << 20 });
-  const client = newFib({ memoryMiB: 64, ioBytes: 1 << 20 });
-  let differ = 0;
-  base[4].forEach((r, i) => {
-    server.set(r.prefix, i % 97);
-    if ((i * 7919) % 5 === 0) { client.set(r.prefix, (i % 97) + 1); differ++; }
-    else client.set(r.prefix, i % 97);
-  });
+  // A 256 KiB I/O buffer holds a sketch of about 3800 IPv4 cells (1250 prefixes that
+  // differ): 4% of 40k is 1600, under the 8% past which pieces go whole.
+  const server = newFib({ memoryMiB: 64, ioBytes: 1 << 18 });
+  const client = newFib({ memoryMiB: 64, ioBytes: 1 << 18 });
+  const differ = nextHopsDiffer(server, client, base[4], 25);
   const r = exchange(client, server, 4);
   assert.is(client.digest(4), server.digest(4));
   assert.ok(r.sketches >= 2, `${r.sketches} sketches`);
   assert.is(r.rounds, 1 + r.sketches, "the first request, then one round per sketch: no descent");
   assert.is(r.applied, differ, "exactly the difference was applied");
   assert.ok(r.down < 0.5 * snapshotBytes(server), `${r.down} B received, against ${snapshotBytes(server)} B of snapshot`);
+});
+
+test("a difference past 8% is answered with the routes of every piece that differs: no sketch to send up, no descent", () => {
+  const server = newFib({ memoryMiB: 64 });
+  const client = newFib({ memoryMiB: 64 });
+  const differ = nextHopsDiffer(server, client, base[4], 10);
+  const r = exchange(client, server, 4);
+  assert.is(client.digest(4), server.digest(4));
+  assert.is(r.sketches, 0);
+  assert.is(r.rounds, 1, "the first request, answered whole");
+  assert.is(r.applied, differ, "exactly the difference was applied");
+  const snapshot = snapshotBytes(server);
+  assert.ok(r.down < 1.05 * snapshot, `${r.down} B received, against ${snapshot} B of snapshot`);
+  assert.ok(r.up < 5 * TOP_PIECES, `${r.up} B sent up: the first request only (a digest of 4 B a piece)`);
+  // IPv6 fills a handful of pieces, so its own pieces tell little: IPv4's share, 10%, is
+  // taken. Each holds more routes than one repair carries: those are described further, and
+  // their pieces then go whole.
+  const six = { server: newFib({ memoryMiB: 64 }), client: newFib({ memoryMiB: 64 }) };
+  nextHopsDiffer(six.server, six.client, base[4], 10);
+  const differ6 = nextHopsDiffer(six.server, six.client, generateRoutes({ family: 6, routes: 30000, seed: 8 }), 10);
+  const r6 = exchange(six.client, six.server, [4, 6]);
+  for (const f of [4, 6] as const) assert.is(six.client.digest(f), six.server.digest(f));
+  assert.is(r6.sketches, 0);
+  assert.is(r6.rounds, 2, "the first requests, then one describing the IPv6 pieces too large for a repair");
+  assert.is(r6.applied, differ + differ6);
+  assert.ok(r6.down < 1.05 * snapshotBytes(six.server), `${r6.down} B received, against ${snapshotBytes(six.server)} B of snapshot`);
 });
 
 test("tables that differ anywhere, by anything, end equal; equal tables cost one request and one repair", () => {
@@ -250,7 +283,7 @@ test("a sketch the server did not ask for, or cells out of order, end the exchan
   const refused = (m: Extract<Message, { type: "rangeSketch" }>, why: RegExp) => assert.throws(() => answers.sketch(m), (e: Error) => e instanceof RangeSyncError && why.test(e.message));
   refused({ type: "rangeSketch", family: 4, request: 0, cells: 300, first: 0, data }, /not asked for/);
   const client = newFib();
-  base[4].slice(0, 3000).forEach((r, i) => { if (i % 10) client.set(r.prefix, i % 7); });
+  base[4].slice(0, 3000).forEach((r, i) => { if (i % 30) client.set(r.prefix, i % 7); }); // 3% missing: a sketch
   const sync = new RangeSync(client, 4, (m) => { sent.push(m); return true; }, () => {});
   sync.start();
   answers.request(sent.shift() as Extract<Message, { type: "rangeDigests" }>);
