@@ -7,7 +7,7 @@
 
 import { allocReset, allocFixed, liveBytes, heapBytes } from "./alloc";
 import { nodeInit, NONE } from "./node";
-import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, tableKeepSketch, tableDropSketch, tableStaleSketch, tableRefreshSketch, OK, INVALID, FULL_TABLE } from "./table";
+import { Table, TOP_BITS, tableInit, tableSet, tableBuild, tableGet, tableClear, tableStats, tableKeepSketch, tableDropSketch, tableStaleSketch, tableRefreshBegin, tableRefreshStep, OK, INVALID, FULL_TABLE } from "./table";
 import { OP_SET, OP_REMOVE, recordSize, recordOp, recordLen, recordHi, recordLo, recordNh, setRecordStatus } from "./records";
 import { ShortRoutes } from "./short";
 import { BITS4, BITS6, REGION_BITS6, lookup4 as lookupV4, lookup6 as lookupV6, lookup4Batch as batchV4, lookup6Batch as batchV6 } from "./lookup";
@@ -348,9 +348,17 @@ export function sketchStale(family: u32): bool {
   return tableOf(family).sketchStale;
 }
 
-/** Makes the family's kept sketch current, if it is stale, by a walk through `scratch` (room for `room` records). */
-export function sketchRefresh(family: u32, scratch: usize, room: u32): void {
-  tableRefreshSketch(tableOf(family), scratch, room);
+/** Begins making the family's stale kept sketch current by a walk, a step at a time (sketchRefreshStep); returns the walk's id. */
+export function sketchRefreshBegin(family: u32): u32 {
+  return tableRefreshBegin(tableOf(family));
+}
+
+/**
+ * The next step of walk `id`: up to `room` routes through `scratch` into the kept sketch.
+ * How many; 0 when the sketch is current; -1 when the table changed or another walk began.
+ */
+export function sketchRefreshStep(family: u32, id: u32, scratch: usize, room: u32): i32 {
+  return tableRefreshStep(tableOf(family), id, scratch, room);
 }
 
 /**

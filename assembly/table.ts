@@ -118,13 +118,27 @@ export function tableStaleSketch(t: Table): void {
   if (t.sketch != 0) t.sketchStale = true;
 }
 
-/** Makes a stale kept sketch current again by one walk of the table, through `scratch` (room for `room` records). */
-export function tableRefreshSketch(t: Table, scratch: usize, room: u32): void {
-  if (t.sketch == 0 || !t.sketchStale) return;
-  memory.fill(t.sketch, 0, sketchBytes(t.family, KEPT_CELLS));
-  const id = iterBegin(t);
-  for (let got = iterNext(id, scratch, room); got > 0; got = iterNext(id, scratch, room)) sketchAdd(t.family, scratch, <u32>got, t.sketch, KEPT_CELLS, 1);
-  t.sketchStale = false;
+/**
+ * Begins making a stale kept sketch current by a walk of the table, taken a step at a time
+ * (tableRefreshStep) so that a node goes on with its work between steps: empties the
+ * sketch and returns the walk's id (iter.ts).
+ */
+export function tableRefreshBegin(t: Table): u32 {
+  if (t.sketch != 0) memory.fill(t.sketch, 0, sketchBytes(t.family, KEPT_CELLS));
+  return iterBegin(t);
+}
+
+/**
+ * Adds the next routes of walk `id`, at most `room` through `scratch`, to the stale kept
+ * sketch. Returns how many; 0 when the walk is over and the sketch current (or not stale,
+ * or none); -1 when the table changed or another walk began since: begin again.
+ */
+export function tableRefreshStep(t: Table, id: u32, scratch: usize, room: u32): i32 {
+  if (t.sketch == 0 || !t.sketchStale) return 0;
+  const got = iterNext(id, scratch, room);
+  if (got > 0) sketchAdd(t.family, scratch, <u32>got, t.sketch, KEPT_CELLS, 1);
+  else if (got == 0) t.sketchStale = false;
+  return got;
 }
 
 /** Stops keeping the sketch and frees its memory, for routes to use; whether one was kept. */

@@ -137,7 +137,8 @@ interface Exports {
   keepSketches(): number;
   sketchKept(family: number): number;
   sketchStale(family: number): number;
-  sketchRefresh(family: number, scratch: number, room: number): void;
+  sketchRefreshBegin(family: number): number;
+  sketchRefreshStep(family: number, id: number, scratch: number, room: number): number;
   sketchFold(family: number, out: number, cells: number): number;
 }
 
@@ -145,7 +146,7 @@ const REQUIRED_EXPORTS: readonly (keyof Exports)[] = [
   "abiVersion", "noRoute", "init", "set4", "remove4", "set6", "remove6", "get4", "get6", "lookup4", "lookup6",
   "lookup4Batch", "lookup6Batch", "forward4", "forward6", "apply", "getRecords", "clear", "count", "refused", "digest", "stats",
   "allocatedBytes", "heapUsed", "iterBegin", "iterNext", "encodeRoutes", "encodedBytes", "decodeRoutes", "diff", "diffCounts", "rangeDigests", "snapshotChunk",
-  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel", "keepSketches", "sketchKept", "sketchStale", "sketchRefresh", "sketchFold",
+  "shortHashes", "generation", "topPieces", "sketchAdd", "sketchSubtract", "sketchPeel", "keepSketches", "sketchKept", "sketchStale", "sketchRefreshBegin", "sketchRefreshStep", "sketchFold",
 ];
 
 /** Cells each route of a table sketch goes into (assembly/sketch.ts): a sketch's size is a multiple of it. */
@@ -778,14 +779,24 @@ export class Fib {
     return this.x.sketchStale(4) !== 0 || this.x.sketchStale(6) !== 0;
   }
 
-  /** Makes stale kept sketches current, a walk of each such table: for a node with time on its hands. */
-  refreshSketches(): void {
-    for (const family of [4, 6] as const) this.refreshSketch(family);
+  /**
+   * Makes the stale kept sketches of `families` current, `routes` routes a step: a generator
+   * that walks each such table, yielding after every step so that the caller can let other
+   * work run. It returns false, leaving the sketch stale, when the table changed or another
+   * walk began between steps (try again later); true once every sketch is current.
+   */
+  *refreshSketches(routes = Infinity, families: readonly Family[] = [4, 6]): Generator<void, boolean> {
+    for (const family of families) {
+      if (!this.x.sketchStale(family)) continue;
+      const room = Math.min(routes, Math.floor(this.ioBytes / (4 * recordWords(family))));
+      const id = this.x.sketchRefreshBegin(family);
+      for (let got; (got = this.x.sketchRefreshStep(family, id, this.io, room)) !== 0; yield) {
+        if (got < 0) return false;
+      }
+    }
+    return true;
   }
 
-  private refreshSketch(family: Family): void {
-    if (this.x.sketchStale(family)) this.x.sketchRefresh(family, this.io, Math.floor(this.ioBytes / (4 * recordWords(family))));
-  }
 
   /**
    * A sketch (assembly/sketch.ts) of `cells` cells of the family's routes: the table's as it
@@ -799,7 +810,11 @@ export class Fib {
     const size = cells * sketchCellWords(family);
     const chunkAt = this.io + 4 * size;
     const room = Math.floor((this.ioBytes - 4 * size) / (4 * words));
-    if (!records && foldableCells(cells) === cells && this.keptSketchCells(family) > 0) this.refreshSketch(family);
+    if (!records && foldableCells(cells) === cells && this.keptSketchCells(family) > 0) {
+      // A stale one is made current at once: one walk, with nothing between its steps.
+      const walk = this.refreshSketches(Infinity, [family]);
+      while (!walk.next().done);
+    }
     if (!records && this.x.sketchFold(family, this.io, cells)) {
       this.views();
       return this.u32.slice(this.io >>> 2, (this.io >>> 2) + size);

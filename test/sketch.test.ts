@@ -88,7 +88,7 @@ test("a sketch folded out of the one a table keeps is the sketch of its routes, 
   );
 });
 
-test("a batch about as large as the table leaves the kept sketch stale; the next sketch, or a quiet moment, brings it up to date", async () => {
+test("a batch about as large as the table leaves the kept sketch stale; the next sketch, or a settled moment, brings it up to date", async () => {
   const table = newFib({ ioBytes: 4 << 20, keepSketch: true });
   const cells = foldableCells(3000)!;
   table.apply(base[4].map((r, i) => ({ prefix: r.prefix, nh: i % 5 })));
@@ -98,6 +98,14 @@ test("a batch about as large as the table leaves the kept sketch stale; the next
   table.apply(base[4].slice(0, 100).map((r) => ({ prefix: r.prefix, nh: 9 })));
   assert.not.ok(table.sketchesStale(), "a small batch is kept up change by change");
   table.apply(base[6].map((r, i) => ({ prefix: r.prefix, nh: i % 5 })));
+  assert.ok(table.sketchesStale());
+  // A walk a step at a time that the table changes under is cut short, and leaves it stale.
+  const steps = table.refreshSketches(1000);
+  steps.next();
+  table.set(base[6][0].prefix, 9);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  assert.is(step.value, false);
   assert.ok(table.sketchesStale());
   const quiet = refreshWhenSettled(table, () => {}, 10);
   try {

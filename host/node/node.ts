@@ -151,8 +151,8 @@ const hex = (d: bigint) => d.toString(16).padStart(16, "0");
  * The log line of a sketch refresh. Made out here, so that the refresh timer holds the log
  * alone and not the node (a closure made in the constructor would share its scope).
  */
-function refreshLog(log: (line: Record<string, unknown>) => void, node: string): (ms: number) => void {
-  return (ms) => log({ node, event: "sketches refreshed", ms: Math.round(ms) });
+function refreshLog(log: (line: Record<string, unknown>) => void, node: string): (ms: number, steps: number) => void {
+  return (ms, steps) => log({ node, event: "sketches refreshed", ms: Math.round(ms), steps });
 }
 
 /** What a card that runs no firmware yet reports: no table, no sessions. */
