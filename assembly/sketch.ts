@@ -76,6 +76,12 @@ const routeKey = memory.data(24);
   }
 }
 
+/** Toggles the route whose key is at `key` and hash h in its cell of each part (m cells a part). */
+@inline function toggleRoute(family: u32, sketch: usize, m: u32, key: usize, h: u64, sign: i32): void {
+  const bytes = cellBytes(family);
+  for (let j: u32 = 0; j < K; j++) toggle(family, sketch + <usize>cellOf(h, j, m) * bytes, key, <u32>h, sign);
+}
+
 /** Sketch bytes: cells × cell size. */
 export function sketchBytes(family: u32, cells: u32): usize {
   return <usize>cells * cellBytes(family);
@@ -88,13 +94,11 @@ export function sketchBytes(family: u32, cells: u32): usize {
  */
 export function sketchAdd(family: u32, records: usize, n: u32, sketch: usize, cells: u32, sign: i32): void {
   const size = recordSize(family);
-  const bytes = cellBytes(family);
   const m = cells / K;
   for (let i: u32 = 0; i < n; i++) {
     const r = records + <usize>i * size;
     store<u32>(r, recordLen(r) << 8);
-    const h = keyHash(family, r);
-    for (let j: u32 = 0; j < K; j++) toggle(family, sketch + <usize>cellOf(h, j, m) * bytes, r, <u32>h, sign);
+    toggleRoute(family, sketch, m, r, keyHash(family, r), sign);
   }
 }
 
@@ -104,9 +108,7 @@ export function sketchAdd(family: u32, records: usize, n: u32, sketch: usize, ce
  */
 export function sketchRoute(family: u32, sketch: usize, cells: u32, hi: u64, lo: u64, len: u32, nh: u32, h: u64, sign: i32): void {
   writeRecord(routeKey, family, 0, hi, lo, len, nh);
-  const bytes = cellBytes(family);
-  const m = cells / K;
-  for (let j: u32 = 0; j < K; j++) toggle(family, sketch + <usize>cellOf(h, j, m) * bytes, routeKey, <u32>h, sign);
+  toggleRoute(family, sketch, cells / K, routeKey, h, sign);
 }
 
 /**
